@@ -1,0 +1,99 @@
+"""Environment throughput with the random agent, one user per step and batched.
+
+    python benchmarks/env_throughput.py [--env datalab] [--one-user-steps 200000] [--batched-episodes 20]
+
+Env time only is what the headline keys measure (the agent's slates are drawn outside the timed calls);
+the ``*_with_agent`` keys time the whole loop including ``recommend`` and ``update``. Prints one JSON
+object; ``--json PATH`` also writes it to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from agents.random import RandomAgent
+from envs import make_world
+from recsim_lab.batch_env import BatchSlateEnv
+from recsim_lab.env import SlateEnv
+
+
+def one_user(world, steps: int, seed: int) -> dict[str, float]:
+    agent = RandomAgent()
+    agent.fit(world.dataset, seed=seed)
+    rng = np.random.default_rng(seed)
+    slates = agent.recommend(rng.integers(world.dataset.n_users, size=steps), world.rules.slate_size)
+    env = SlateEnv(world)
+    env.reset(seed=seed)
+    episodes = 0
+    start = time.perf_counter()
+    for slate in slates:
+        _, _, terminated, _, _ = env.step(slate)
+        if terminated:
+            episodes += 1
+            env.reset(seed=seed + episodes)
+    env_seconds = time.perf_counter() - start
+
+    user, _ = env.reset(seed=seed)
+    users = np.array([user])
+    start = time.perf_counter()
+    for _ in range(steps // 4):
+        slate = agent.recommend(users, world.rules.slate_size)
+        user, _, terminated, _, info = env.step(slate[0])
+        agent.update(users, slate, np.array([info["clicked_item"]]))
+        users[0] = env.reset(seed=seed)[0] if terminated else user
+    loop_seconds = time.perf_counter() - start
+    return {"one_user_steps_per_s": steps / env_seconds,
+            "one_user_steps_per_s_with_agent": (steps // 4) / loop_seconds}
+
+
+def batched(world, episodes: int, seed: int) -> dict[str, float]:
+    agent = RandomAgent()
+    agent.fit(world.dataset, seed=seed)
+    env = BatchSlateEnv(world)
+    env_seconds = loop_seconds = 0.0
+    user_steps = 0
+    for episode in range(episodes):
+        users, _ = env.reset(seed=seed + episode)
+        loop_start = time.perf_counter()
+        terminated = False
+        while not terminated:
+            slates = agent.recommend(users, world.rules.slate_size)
+            start = time.perf_counter()
+            next_users, _, terminated, info = env.step(slates)
+            env_seconds += time.perf_counter() - start
+            agent.update(users, slates, info["clicked_item"])
+            user_steps += users.size
+            users = next_users
+        loop_seconds += time.perf_counter() - loop_start
+    return {"batched_user_steps_per_s": user_steps / env_seconds,
+            "batched_user_steps_per_s_with_agent": user_steps / loop_seconds,
+            "batched_user_steps": user_steps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="datalab")
+    parser.add_argument("--one-user-steps", type=int, default=200_000)
+    parser.add_argument("--batched-episodes", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", help="also write the JSON object to this file")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    world = make_world(args.env)
+    result = {"env": args.env, "n_users": world.dataset.n_users, "n_items": world.dataset.n_items,
+              "world_build_seconds": time.perf_counter() - start}
+    result.update(one_user(world, args.one_user_steps, args.seed))
+    result.update(batched(world, args.batched_episodes, args.seed))
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""One episode: reset the env, let the agent recommend and learn until no user is left."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from recsim_lab.agent import Agent
+from recsim_lab.batch_env import BatchSlateEnv
+
+_POSTFIX_EVERY = 256  # env steps between progress-bar postfix refreshes
+
+
+@dataclass
+class EpisodeResult:
+    """What one episode produced, per user of the population."""
+
+    episode: int
+    seed: int
+    users: np.ndarray
+    """``(n,)`` user ids of the population."""
+    session_length: np.ndarray
+    """``(n,)`` steps each user stayed."""
+    clicks: np.ndarray
+    """``(n,)`` clicks each user made."""
+    seconds: float
+    """Wall time of the episode (agent and env)."""
+
+    @property
+    def steps(self) -> int:
+        """User-steps served in the episode."""
+        return int(self.session_length.sum())
+
+
+def play_episode(env: BatchSlateEnv, agent: Agent, *, episode: int, seed: int, progress: bool = True,
+                 description: str = "episode") -> EpisodeResult:
+    """Reset ``env`` with ``seed`` and play until no user is left; the agent learns from every response."""
+    start = time.perf_counter()
+    users, _ = env.reset(seed=seed)
+    k = env.world.rules.slate_size
+    clicks = 0
+    with tqdm(desc=description, unit="step", disable=not progress, leave=False) as bar:
+        count = 0
+        while True:
+            slates = agent.recommend(users, k)
+            next_users, rewards, terminated, info = env.step(slates)
+            agent.update(info["user"], np.asarray(slates, dtype=np.int64), info["clicked_item"])
+            clicks += int(rewards.sum())
+            bar.update(users.size)
+            if count % _POSTFIX_EVERY == 0 or terminated:
+                bar.set_postfix(clicks=clicks, active=info["n_active"], refresh=False)
+            if terminated:
+                break
+            users = next_users
+            count += 1
+    population = env.population
+    members = population.members
+    return EpisodeResult(episode, seed, members.copy(), population.session_length[members].copy(),
+                         population.clicks[members].copy(), time.perf_counter() - start)

@@ -1,0 +1,86 @@
+"""Top-k selection outside each user's history, with O(n_items) partial selection instead of a full sort."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recsim_lab.seen import SeenItems
+
+
+def top_k_unseen(scores: np.ndarray, users: np.ndarray, seen: SeenItems, k: int) -> np.ndarray:
+    """The ``k`` best-scoring items per row that are not in the user's set, best first.
+
+    Args:
+        scores: ``(B, n_items)`` float scores; modified in place (seen items set to ``-inf``).
+        users: ``(B,)`` user ids, row b of ``scores`` belongs to ``users[b]``.
+        seen: each user's items to exclude.
+        k: items per row (``k <= n_items``).
+
+    Returns:
+        ``(B, k)`` int64 item ids, sorted by descending score. Rows with fewer than ``k`` unseen items are
+        completed with seen items rather than repeating one.
+    """
+    scores[seen.dense(users)] = -np.inf
+    return top_k(scores, k)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """``(B, k)`` int64 indices of each row's ``k`` largest entries, largest first.
+
+    Deterministic; among entries tied at the k-th value, which ones are kept is up to the partition.
+    """
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    part.sort(axis=1)  # tied entries that were kept come out by lower index under the stable sort below
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1).astype(np.int64, copy=False)
+
+
+def first_k_unseen(ranking: np.ndarray, users: np.ndarray, seen: SeenItems, k: int) -> np.ndarray:
+    """Walk one global ranking and keep, per user, the first ``k`` items not in their set.
+
+    Args:
+        ranking: ``(n,)`` item ids, best first; at least ``k + seen.sizes[users].max()`` entries (or the
+            whole catalogue) so that every user finds ``k`` unseen items in it.
+        users: ``(B,)`` user ids.
+        seen: each user's items to skip.
+        k: items per user.
+
+    Returns:
+        ``(B, k)`` int64 item ids in ranking order. Only the head of the ranking is examined, so the cost
+        does not grow with the catalogue.
+    """
+    head = ranking[: k + int(seen.sizes[users].max(initial=0))]
+    blocked = seen.contains(users, np.broadcast_to(head, (users.size, head.size)))
+    first = np.argsort(blocked, axis=1, kind="stable")[:, :k]  # unseen (False) first, ranking order kept
+    return head[first].astype(np.int64, copy=False)
+
+
+def top_ranking(counts: np.ndarray, depth: int) -> np.ndarray:
+    """The ``depth`` ids with the highest integer ``counts``, best first, ties by lower id, in O(n)."""
+    depth = min(depth, counts.size)
+    key = counts.astype(np.int64) * counts.size + np.arange(counts.size - 1, -1, -1)  # unique, order-keeping
+    head = np.argpartition(-key, depth - 1)[:depth]
+    return head[np.argsort(-key[head])]
+
+
+def random_unseen(rng: np.random.Generator, users: np.ndarray, seen: SeenItems, k: int) -> np.ndarray:
+    """``(B, k)`` int64: per user, ``k`` distinct items drawn uniformly from those not in their set.
+
+    Users with fewer than ``k`` unseen items get ``k`` distinct items drawn from the whole catalogue.
+    """
+    n_items = seen.n_items
+    slates = np.empty((users.size, k), dtype=np.int64)
+    todo = np.arange(users.size)
+    while todo.size:
+        draws = rng.integers(n_items, size=(todo.size, 2 * k))
+        ordered = np.sort(draws, axis=1)
+        order = np.argsort(draws, axis=1, kind="stable")
+        repeat = np.zeros(draws.shape, dtype=bool)  # a later copy of an item already drawn in the row
+        np.put_along_axis(repeat, order[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
+        sparse = seen.n_items - seen.sizes[users[todo]] < k
+        blocked = repeat | (seen.contains(users[todo], draws) & ~sparse[:, None])
+        enough = (~blocked).sum(axis=1) >= k
+        first = np.argsort(blocked, axis=1, kind="stable")[:, :k]
+        slates[todo[enough]] = np.take_along_axis(draws, first, axis=1)[enough]
+        todo = todo[~enough]
+    return slates

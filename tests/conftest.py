@@ -1,0 +1,38 @@
+"""Shared fixtures: a 2-user, 6-item world small enough to solve by hand, and a tiny synthetic world."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from envs.synthetic import SyntheticConfig, build_synthetic_world
+from recsim_lab.data import Dataset
+from recsim_lab.world import Rules, World
+
+# User 0 looks along x, user 1 along y; true score = dot product.
+HAND_USERS = np.array([[1.0, 0.0], [0.0, 1.0]])
+HAND_ITEMS = np.array([[1.7, 0.0], [1.8, 0.0], [0.0, 0.0], [0.0, 2.0], [1.6, 0.0], [0.0, 0.0]])
+
+
+def hand_world(rules: Rules | None = None, histories: tuple = ([], [3])) -> World:
+    """2 users, 6 items, d = 2. User 1 has already clicked item 3."""
+    dataset = Dataset(headlines=[f"item {i}" for i in range(6)], descriptions=[""] * 6, categories=["c"] * 6,
+                      histories=[np.array(h, dtype=np.int64) for h in histories], n_train_users=1)
+    return World(dataset, HAND_USERS, HAND_ITEMS, rules=rules or Rules(), name="hand")
+
+
+@pytest.fixture
+def world() -> World:
+    return hand_world()
+
+
+@pytest.fixture(scope="session")
+def tiny_world() -> World:
+    """A small synthetic world: 40 users (20 train), 120 items, 6 dims."""
+    return build_synthetic_world(SyntheticConfig(n_users=40, n_train_users=20, n_items=120, dim=6,
+                                                 attractive_items=8, mean_history=5.0), name="tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_world_dir(tiny_world: World, tmp_path_factory: pytest.TempPathFactory):
+    return tiny_world.save(tmp_path_factory.mktemp("tiny_world"))

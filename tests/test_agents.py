@@ -1,0 +1,134 @@
+"""The built-in baselines and the agent checker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import hand_world
+
+from agents.oracle import OracleAgent
+from agents.popularity import PopularityAgent
+from agents.random import RandomAgent
+from recsim_lab.agent_checker import AgentCheckError, check_agent
+from recsim_lab.plugins import load_agent_class, make_agent
+from recsim_lab.seen import SeenItems
+
+
+@pytest.mark.parametrize("name", ["random", "popularity", "oracle"])
+def test_builtin_agents_pass_the_checker(name, tiny_world):
+    agent = make_agent(name, world=tiny_world)
+    check_agent(agent, tiny_world.dataset)
+
+
+@pytest.mark.parametrize("name", ["random", "popularity", "oracle"])
+def test_recommendations_are_distinct_and_outside_the_history(name, tiny_world):
+    agent = make_agent(name, world=tiny_world)
+    agent.fit(tiny_world.dataset, seed=0)
+    users = tiny_world.dataset.users("test")
+    slates = agent.recommend(users, 5)
+    seen = SeenItems.from_histories(tiny_world.dataset.histories, tiny_world.dataset.n_items)
+    assert slates.shape == (users.size, 5)
+    assert (np.sort(slates, axis=1)[:, 1:] != np.sort(slates, axis=1)[:, :-1]).all()
+    assert not seen.contains(users, slates).any()
+    clicks = slates[:, 2]
+    agent.update(users, slates, clicks)
+    assert not (agent.recommend(users, 5) == clicks[:, None]).any()  # a clicked item joins the history
+
+
+def test_oracle_shows_the_best_unseen_items_by_hand():
+    world = hand_world()
+    oracle = OracleAgent(world)
+    oracle.fit(world.dataset, seed=0)
+    # user 0 scores: [1.7, 1.8, 0, 0, 1.6, 0]; user 1: [0, 0, 0, 2.0 (clicked before), 0, 0]
+    slates = oracle.recommend(np.array([0, 1]), 3)
+    assert slates[0].tolist() == [1, 0, 4]
+    assert 3 not in slates[1].tolist()  # user 1's best item is in their history; the rest tie at 0
+    oracle.update(np.array([0]), slates[:1], np.array([1]))
+    assert oracle.recommend(np.array([0]), 2)[0].tolist() == [0, 4]
+
+
+def test_popularity_ranks_by_clicks_and_learns_from_them():
+    world = hand_world(histories=([1, 2], [2, 4]))  # counts: item 2 twice, items 1 and 4 once
+    agent = PopularityAgent()
+    agent.fit(world.dataset, seed=0)
+    assert agent.recommend(np.array([0]), 3)[0].tolist() == [4, 0, 3]
+    agent.update(np.array([1, 0]), np.array([[3, 5, 0], [3, 5, 0]]), np.array([5, 5]))
+    assert agent.recommend(np.array([1]), 3)[0].tolist() == [1, 0, 3]  # 5 is now seen by user 1
+    assert agent.recommend(np.array([0]), 2)[0].tolist() == [4, 0]
+
+
+def test_random_agent_is_reproducible_and_covers_the_catalogue(tiny_world):
+    a, b = RandomAgent(), RandomAgent()
+    a.fit(tiny_world.dataset, seed=3)
+    b.fit(tiny_world.dataset, seed=3)
+    users = np.arange(40)
+    np.testing.assert_array_equal(a.recommend(users, 5), b.recommend(users, 5))
+    a.update(users[:1], a.recommend(users[:1], 5), np.array([-1]))
+    assert not np.array_equal(a.recommend(users, 5), b.recommend(users, 5))  # an update moves the stream on
+    counts = np.bincount(a.recommend(users, 5).ravel(), minlength=120)
+    assert (counts > 0).sum() > 70  # 200 draws over ~115 unseen items: about 94 distinct expected
+
+
+class Broken(PopularityAgent):
+    """A popularity agent with one fault switched on."""
+
+    def __init__(self, fault: str) -> None:
+        super().__init__()
+        self.fault = fault
+
+    def recommend(self, users, k):
+        slates = super().recommend(users, k)
+        if self.fault == "shape":
+            return slates[:, :-1]
+        if self.fault == "repeat":
+            slates[:, 1] = slates[:, 0]
+        if self.fault == "range":
+            slates[0, 0] = 10_000
+        if self.fault == "float":
+            return slates.astype(float)
+        if self.fault == "learns":
+            self.counts[0] += 1
+        return slates
+
+    def load(self, path: Path) -> None:
+        if self.fault != "no-restore":
+            super().load(path)
+
+
+@pytest.mark.parametrize(("fault", "message"), [
+    ("shape", "recommend(users, k) returned shape (8, 4), expected (8, 5)"),
+    ("repeat", "recommend(users, k) returned a slate with a repeated item"),
+    ("range", "recommend(users, k) returned item ids outside 0..119"),
+    ("float", "recommend(users, k) returned dtype float64, expected integer item ids"),
+    ("learns", "recommend() changed the saved state: only update() may learn"),
+    ("no-restore", "load() then save() does not reproduce the checkpoint"),
+])
+def test_checker_names_what_is_wrong(fault, message, tiny_world):
+    with pytest.raises(AgentCheckError) as error:
+        check_agent(Broken(fault), tiny_world.dataset)
+    assert message in str(error.value)
+
+
+def test_checker_reports_missing_methods(tiny_world):
+    with pytest.raises(AgentCheckError, match=r"missing method\(s\) \['update', 'save', 'load'\]"):
+        check_agent(type("Half", (), {"fit": lambda *a, **k: None, "recommend": lambda *a: None})(),
+                    tiny_world.dataset)
+
+
+def test_agent_names_and_paths(tmp_path):
+    with pytest.raises(ValueError, match="unknown agent 'popularty'. Did you mean 'popularity'?"):
+        load_agent_class("popularty")
+    path = tmp_path / "mine.py"
+    path.write_text("from agents.popularity import PopularityAgent\nclass Mine(PopularityAgent):\n    pass\n")
+    assert load_agent_class(f"{path}:Mine").__name__ == "Mine"
+    with pytest.raises(ValueError, match="unknown class in .*mine.py 'Mien'. Did you mean 'Mine'?"):
+        load_agent_class(f"{path}:Mien")
+    with pytest.raises(ValueError, match="agent file .*nothere.py' not found"):
+        load_agent_class(f"{tmp_path}/nothere.py:Mine")
+    assert load_agent_class("agents.random:RandomAgent") is RandomAgent
+    with pytest.raises(ValueError, match="has no option\\(s\\) \\['factors'\\]"):
+        make_agent("popularity", factors=3)
+    with pytest.raises(ValueError, match="privileged"):
+        make_agent("oracle")

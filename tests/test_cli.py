@@ -1,0 +1,81 @@
+"""The command line, end to end on a tiny world."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from recsim_lab.cli import main, parse_options
+
+USER_AGENT = '''
+import numpy as np
+from agents.popularity import PopularityAgent
+
+class Greedy(PopularityAgent):
+    """A user's own agent: popularity with a documented constructor option."""
+
+    def __init__(self, depth: int = 5):
+        super().__init__()
+        self.depth = depth
+'''
+
+
+def run_cli(*args: str) -> int:
+    return main(list(args))
+
+
+def test_run_end_to_end_with_a_users_own_agent(tmp_path, tiny_world_dir, capsys):
+    agent_file = tmp_path / "my_agent.py"
+    agent_file.write_text(USER_AGENT)
+    code = run_cli("run", "--env", str(tiny_world_dir), "--agent", f"{agent_file}:Greedy", "--episodes", "2",
+                   "--seed", "4", "--set", "depth=7", "--out", str(tmp_path / "runs"), "--no-progress")
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"{agent_file}:Greedy on {tiny_world_dir}" in out and "mean score" in out
+    (directory,) = (tmp_path / "runs").iterdir()
+    assert directory.name.startswith(f"{tiny_world_dir.name}__Greedy__4__")
+    assert {p.name for p in directory.iterdir()} >= {"scores.csv", "episodes.csv", "summary.json", "config.json"}
+
+
+def test_one_user_at_a_time_and_train_split(tmp_path, tiny_world_dir):
+    assert run_cli("run", "--env", str(tiny_world_dir), "--agent", "random", "--episodes", "1", "--split", "train",
+                   "--batch-size", "1", "--out", str(tmp_path), "--no-progress") == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["run", "--agent", "popularty"], "unknown agent 'popularty'. Did you mean 'popularity'?"),
+    (["run", "--env", "defualt"], "unknown env 'defualt'. Did you mean 'default'?"),
+    (["run", "--agent", "random", "--set", "nokey"], "--set expects KEY=VALUE, got 'nokey'"),
+    (["run", "--agent", "random", "--set", "speed=3"], "agent 'random' has no option(s) ['speed']"),
+    (["run", "--episodes", "0"], "episodes must be a positive integer, got 0"),
+])
+def test_bad_input_gets_a_clear_error(args, message, capsys, tmp_path):
+    assert run_cli(*args, "--out", str(tmp_path)) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing written for a rejected command
+
+
+def test_listings(capsys):
+    assert run_cli("envs") == 0
+    out = capsys.readouterr().out
+    assert "default" in out and "datalab" in out and "recsim_lab/Default-v0" in out
+    assert run_cli("agents") == 0
+    out = capsys.readouterr().out
+    assert "random" in out and "popularity" in out and "oracle" in out
+
+
+def test_option_values_are_parsed_as_json_else_text():
+    assert parse_options(["a=3", "b=0.5", "c=true", "d=path/x", "e=[1, 2]"]) == {
+        "a": 3, "b": 0.5, "c": True, "d": "path/x", "e": [1, 2]}
+
+
+def test_help_is_fast_and_imports_no_deep_learning_framework():
+    code = ("import sys, recsim_lab.cli\n"
+            "try:\n    recsim_lab.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('tensorflow', 'torch', 'sentence_transformers') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "run" in result.stdout and "export-datalab" in result.stdout
