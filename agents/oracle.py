@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from recsim_lab.data import Dataset
-from recsim_lab.ranking import top_k_unseen
+from recsim_lab.ranking import first_k_unseen_per_user, top_k, top_k_unseen
 from recsim_lab.seen import SeenItems
 from recsim_lab.world import World
 
@@ -19,25 +19,43 @@ _CHUNK_CELLS = 1 << 23  # scores computed per chunk of users (rows x n_items), a
 class OracleAgent:
     """Top-k true scores outside the user's history. Privileged: needs the hidden ``world``.
 
+    True scores never change during an episode, only histories do, so each user's ``depth`` best items are
+    ranked once; a recommendation walks that list past the user's history, and only a user who has
+    clicked through the whole list is scored against the full catalogue again.
+
     Greedy and myopic (it maximises the next click's chance, not the session length), so it is the
     reference ceiling for the agents here, not a proven optimum.
     """
 
     world: World
+    depth: int = 256
+    """Best items ranked per user up front."""
     seen: SeenItems | None = field(default=None, init=False, repr=False)
+    ranking: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def fit(self, data: Dataset, *, seed: int) -> None:
         self.seen = SeenItems.from_histories(data.histories, data.n_items)
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
-        items = self.world.item_embeddings
-        rows = max(1, _CHUNK_CELLS // items.shape[0])
-        slates = np.empty((users.size, k), dtype=np.int64)
-        for start in range(0, users.size, rows):
-            chunk = users[start:start + rows]
-            scores = self.world.user_embeddings[chunk] @ items.T
-            slates[start:start + rows] = top_k_unseen(scores, chunk, self.seen, k)
+        if self.ranking is None:
+            depth = min(self.depth, self.world.dataset.n_items)
+            everyone = np.arange(self.world.dataset.n_users)
+            self.ranking = np.concatenate([top_k(scores, depth) for scores in self._score_chunks(everyone)])
+        slates, short = first_k_unseen_per_user(self.ranking[users], users, self.seen, k)
+        if short.any():
+            exhausted = users[short]
+            slates[short] = np.concatenate([top_k_unseen(scores, chunk, self.seen, k) for chunk, scores in
+                                            zip(self._chunks(exhausted), self._score_chunks(exhausted))])
         return slates
+
+    def _chunks(self, users: np.ndarray) -> list[np.ndarray]:
+        rows = max(1, _CHUNK_CELLS // self.world.dataset.n_items)
+        return [users[start:start + rows] for start in range(0, users.size, rows)]
+
+    def _score_chunks(self, users: np.ndarray):
+        """Yield ``(rows, n_items)`` true-score blocks for consecutive chunks of ``users``."""
+        for chunk in self._chunks(users):
+            yield self.world.user_embeddings[chunk] @ self.world.item_embeddings.T
 
     def update(self, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
         self.seen.add(users, clicks)

@@ -174,20 +174,22 @@ def _draw_histories(rng: np.random.Generator, config: SyntheticConfig, users: np
 def _exposure_slates(rng: np.random.Generator, subs: np.ndarray, by_sub: np.ndarray, sub_start: np.ndarray,
                      sub_count: np.ndarray, config: SyntheticConfig) -> np.ndarray:
     """``(B, k)`` distinct items per row: each slot from subtopic ``subs[b]`` with probability
-    ``exposure_focus`` (when it has items), otherwise from the whole catalogue."""
+    ``exposure_focus`` (when it has items), otherwise from the whole catalogue; a slot that repeats an
+    item of its row is redrawn from the whole catalogue."""
     k = config.rules.slate_size
-    slates = np.empty((subs.size, k), dtype=np.int64)
-    todo = np.arange(subs.size)
-    while todo.size:
-        count = sub_count[subs[todo]][:, None]
-        focused = (rng.random((todo.size, k)) < config.exposure_focus) & (count > 0)
-        within = by_sub[(sub_start[subs[todo]][:, None] + rng.random((todo.size, k)) * count).astype(np.int64)
-                        .clip(max=len(by_sub) - 1)]
-        anywhere = rng.integers(config.n_items, size=(todo.size, k))
-        slates[todo] = np.where(focused, within, anywhere)
-        ordered = np.sort(slates[todo], axis=1)
-        todo = todo[(ordered[:, 1:] == ordered[:, :-1]).any(axis=1)]
-    return slates
+    count = sub_count[subs][:, None]
+    focused = (rng.random((subs.size, k)) < config.exposure_focus) & (count > 0)
+    within = by_sub[(sub_start[subs][:, None] + rng.random((subs.size, k)) * count).astype(np.int64)
+                    .clip(max=len(by_sub) - 1)]
+    slates = np.where(focused, within, rng.integers(config.n_items, size=(subs.size, k)))
+    while True:
+        order = np.argsort(slates, axis=1, kind="stable")
+        ordered = np.take_along_axis(slates, order, axis=1)
+        repeat = np.zeros(slates.shape, dtype=bool)
+        np.put_along_axis(repeat, order[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
+        if not repeat.any():
+            return slates
+        slates[repeat] = rng.integers(config.n_items, size=int(repeat.sum()))
 
 
 def _write_texts(rng: np.random.Generator, item_sub: np.ndarray) -> tuple[list[str], list[str]]:

@@ -48,7 +48,8 @@ class SlateEnv(gym.Env[np.int64, np.ndarray]):
     Observation: the current user id, an ``int64`` in ``Discrete(n_users)``.
     Action: ``slate_size`` distinct item ids (:class:`SlateSpace`).
     Reward: 1.0 when the user clicks, else 0.0.
-    Terminated: when no user is left. Never truncated (sessions end by the rules).
+    Terminated: when no user is left (the observation returned then is the last user served, who has
+    left). Never truncated (sessions end by the rules).
     Info: ``user`` (who was served), ``clicked_item`` (-1 for none), ``left`` (the user left),
     ``session_length`` (that user's steps so far), ``n_active`` (users still in the session).
 
@@ -84,7 +85,8 @@ class SlateEnv(gym.Env[np.int64, np.ndarray]):
             raise RuntimeError("call reset() before step(), and again after the episode terminated")
         population = self.population
         user = self._user
-        item, left = population.respond_one(user, population.check_one(action), self._uniform())
+        slate = population.check_one(action)  # raises before any state changes or random draw
+        item, left = population.respond_one(user, slate, self._uniform())
         info = {"user": user, "clicked_item": item, "left": left,
                 "session_length": int(population.session_length[user]), "n_active": population.n_active}
         terminated = population.n_active == 0

@@ -154,7 +154,9 @@ class Population:
             try:
                 items = [operator.index(item) for item in slate]
             except TypeError:
-                raise ValueError(f"a slate must be a sequence of {k} integer item ids, got {slate!r}") from None
+                items = None
+            if items is None or any(isinstance(item, bool) for item in slate):
+                raise ValueError(f"a slate must be a sequence of {k} integer item ids, got {slate!r}")
             if len(items) != k:
                 raise ValueError(f"a slate must be {k} item ids, got {len(items)}: {items}")
         if min(items) < 0 or max(items) >= n_items:

@@ -50,9 +50,27 @@ def first_k_unseen(ranking: np.ndarray, users: np.ndarray, seen: SeenItems, k: i
         does not grow with the catalogue.
     """
     head = ranking[: k + int(seen.sizes[users].max(initial=0))]
-    blocked = seen.contains(users, np.broadcast_to(head, (users.size, head.size)))
-    first = np.argsort(blocked, axis=1, kind="stable")[:, :k]  # unseen (False) first, ranking order kept
-    return head[first].astype(np.int64, copy=False)
+    return first_k_unseen_per_user(np.broadcast_to(head, (users.size, head.size)), users, seen, k)[0]
+
+
+def first_k_unseen_per_user(rankings: np.ndarray, users: np.ndarray, seen: SeenItems, k: int
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """Per user, the first ``k`` items of their own ranking that are not in their set.
+
+    Args:
+        rankings: ``(B, depth)`` item ids, each row one user's ranking, best first (``depth >= k``).
+        users: ``(B,)`` user ids.
+        seen: each user's items to skip.
+        k: items per user.
+
+    Returns:
+        ``(B, k)`` int64 item ids in ranking order, and ``(B,)`` bool marking users whose ranking has fewer
+        than ``k`` unseen items (their rows are then incomplete and must be filled another way).
+    """
+    blocked = seen.contains(users, rankings)
+    first = np.argsort(blocked, axis=1, kind="stable")[:, :k]
+    short = (~blocked).sum(axis=1) < k
+    return np.take_along_axis(rankings, first, axis=1).astype(np.int64, copy=False), short
 
 
 def top_ranking(counts: np.ndarray, depth: int) -> np.ndarray:

@@ -59,10 +59,18 @@ class RunConfig:
 
 
 def derive_seeds(seed: int, episodes: int) -> tuple[int, list[int]]:
-    """The agent's seed and one seed per episode, from the run seed."""
-    agent_stream, episode_stream = np.random.SeedSequence(seed).spawn(2)
-    episode_seeds = [int(s.generate_state(1)[0]) for s in episode_stream.spawn(episodes)]
-    return int(agent_stream.generate_state(1)[0]), episode_seeds
+    """The agent's seed and one seed per episode, from the run seed.
+
+    ``SeedSequence(seed).spawn(2)`` gives the agent's stream (child 0) and the episodes' stream (child 1);
+    episode ``e`` uses child ``e`` of the latter, so more episodes extend the list and never reshuffle it.
+    """
+    agent_stream = np.random.SeedSequence(seed, spawn_key=(0,))
+    return int(agent_stream.generate_state(1)[0]), [episode_seed(seed, e) for e in range(episodes)]
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    """The env seed of episode ``episode`` of a run with root seed ``seed`` (see :func:`derive_seeds`)."""
+    return int(np.random.SeedSequence(seed, spawn_key=(1, episode)).generate_state(1)[0])
 
 
 def run_episodes(world: World, agent: Agent, *, episodes: int, seed: int, checkpoint: Path, split: str = "test",

@@ -76,6 +76,7 @@ INVALID_SLATES = [
     (np.array([0.0, 1, 2, 3, 4]), "slates must hold integer item ids, got dtype float64"),
     ([0.0, 1, 2, 3, 4], "a slate must be a sequence of 5 integer item ids, got [0.0, 1, 2, 3, 4]"),
     ("abcde", "a slate must be a sequence of 5 integer item ids, got 'abcde'"),
+    ([True, 1, 2, 3, 4], "a slate must be a sequence of 5 integer item ids, got [True, 1, 2, 3, 4]"),
 ]
 
 

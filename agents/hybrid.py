@@ -1,0 +1,127 @@
+"""``hybrid``: combine child agents given by name, by slate slots or by blending their scores.
+
+- ``mode="slots"``: child ``i`` fills ``slots[i]`` positions of the slate in turn (e.g. 2 FunkSVD + 3
+  content, as the DataLab Cup reference solution did); an item a previous child already placed is skipped
+  and the next one of that child's ranking taken, so slates stay distinct.
+- ``mode="blend"``: each child's scores over the whole catalogue are standardised per user (zero mean,
+  unit variance over items, so children on different scales mix fairly) and summed with ``weights``;
+  the slate is the top ``k`` of the blend outside the user's history. Children must have
+  ``scores(users) -> (B, n_items)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsim_lab.data import Dataset
+from recsim_lab.ranking import top_k_unseen
+from recsim_lab.seen import SeenItems
+
+_CHUNK_CELLS = 1 << 22  # users x items blended per chunk, bounding memory at large catalogues
+_MODES = ("slots", "blend")
+
+
+@dataclass
+class HybridAgent:
+    """Combine ``children`` (built-in names or ``module:Class`` specs) by slots or by a score blend."""
+
+    children: tuple[str, ...] = ("funk_svd", "content")
+    """Child agents, by name."""
+    mode: str = "blend"
+    """``"blend"`` (weighted standardised scores) or ``"slots"`` (each child fills its share of the slate)."""
+    weights: tuple[float, ...] = (0.5, 0.5)
+    """Blend weight per child (``mode="blend"``)."""
+    slots: tuple[int, ...] = (2, 3)
+    """Slate positions per child, in order (``mode="slots"``); they must sum to the slate size."""
+    child_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Hyperparameters per child name, e.g. ``{"funk_svd": {"factors": 32}}``."""
+    agents: list[Any] = field(default_factory=list, init=False, repr=False)
+    seen: SeenItems | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from recsim_lab.plugins import make_agent
+
+        self.children, self.weights, self.slots = tuple(self.children), tuple(self.weights), tuple(self.slots)
+        if self.mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")
+        if not self.children:
+            raise ValueError("children must name at least one agent")
+        if self.mode == "blend" and len(self.weights) != len(self.children):
+            raise ValueError(f"weights must have one entry per child ({len(self.children)}), got {self.weights}")
+        if self.mode == "slots" and (len(self.slots) != len(self.children) or min(self.slots) < 0):
+            raise ValueError(f"slots must have one non-negative entry per child ({len(self.children)}), "
+                             f"got {self.slots}")
+        unknown = sorted(set(self.child_options) - set(self.children))
+        if unknown:
+            raise ValueError(f"child_options names {unknown}, which are not among children {self.children}")
+        self.agents = [make_agent(name, **self.child_options.get(name, {})) for name in self.children]
+        if self.mode == "blend":
+            missing = [n for n, a in zip(self.children, self.agents) if not callable(getattr(a, "scores", None))]
+            if missing:
+                raise ValueError(f"mode='blend' needs children with scores(users); {missing} have none")
+
+    def fit(self, data: Dataset, *, seed: int) -> None:
+        for agent, child_seed in zip(self.agents, np.random.SeedSequence(seed).spawn(len(self.agents))):
+            agent.fit(data, seed=int(child_seed.generate_state(1)[0]))
+        self.seen = SeenItems.from_histories(data.histories, data.n_items)
+
+    def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
+        if self.mode == "slots":
+            if sum(self.slots) != k:
+                raise ValueError(f"slots {self.slots} sum to {sum(self.slots)}, but the slate size is {k}")
+            return self._by_slots(users, k)
+        rows = max(1, _CHUNK_CELLS // self.seen.n_items)
+        slates = np.empty((users.size, k), dtype=np.int64)
+        for start in range(0, users.size, rows):
+            chunk = users[start:start + rows]
+            blend = np.zeros((chunk.size, self.seen.n_items), dtype=np.float32)
+            for agent, weight in zip(self.agents, self.weights):
+                blend += weight * _standardised(np.asarray(agent.scores(chunk), dtype=np.float32))
+            slates[start:start + rows] = top_k_unseen(blend, chunk, self.seen, k)
+        return slates
+
+    def _by_slots(self, users: np.ndarray, k: int) -> np.ndarray:
+        rankings = [np.asarray(agent.recommend(users, k)) for agent in self.agents]
+        slates = np.empty((users.size, k), dtype=np.int64)
+        for row in range(users.size):
+            chosen: list[int] = []
+            for ranking, share in zip(rankings, self.slots):
+                taken = 0
+                for item in ranking[row].tolist():
+                    if taken == share:
+                        break
+                    if item not in chosen:
+                        chosen.append(item)
+                        taken += 1
+            for ranking in rankings:  # overlaps left the slate short: fill from the children in order
+                chosen.extend(i for i in ranking[row].tolist() if i not in chosen)
+            slates[row] = chosen[:k]
+        return slates
+
+    def update(self, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
+        for agent in self.agents:
+            agent.update(users, slates, clicks)
+        self.seen.add(users, clicks)
+
+    def save(self, path: Path) -> None:
+        for index, agent in enumerate(self.agents):
+            child = Path(path) / f"child-{index}"
+            child.mkdir(parents=True, exist_ok=True)
+            agent.save(child)
+        self.seen.save(path)
+
+    def load(self, path: Path) -> None:
+        for index, agent in enumerate(self.agents):
+            agent.load(Path(path) / f"child-{index}")
+        self.seen = SeenItems.load(path)
+
+
+def _standardised(scores: np.ndarray) -> np.ndarray:
+    """Per-row z-scores of ``(B, n_items)`` scores (rows with zero spread become 0)."""
+    centred = scores - scores.mean(axis=1, keepdims=True)
+    spread = centred.std(axis=1, keepdims=True)
+    return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 0)
