@@ -1,0 +1,29 @@
+"""Inner-product retrieval: exact search against brute force, approximate search against exact."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recsim_lab.retrieval import InnerProductIndex
+
+
+def test_exact_search_matches_brute_force():
+    rng = np.random.default_rng(0)
+    items, queries = rng.standard_normal((500, 8)), rng.standard_normal((20, 8))
+    found = InnerProductIndex(items).search(queries, 10)
+    expected = np.argsort(-(queries @ items.T.astype(np.float32)), axis=1)[:, :10]
+    np.testing.assert_array_equal(found, expected)
+
+
+def test_approximate_search_has_high_recall_and_follows_updates():
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((40, 16))
+    items = (centres[rng.integers(40, size=20_000)] + 0.3 * rng.standard_normal((20_000, 16))).astype(np.float32)
+    queries = centres[rng.integers(40, size=200)] + 0.3 * rng.standard_normal((200, 16))
+    exact = InnerProductIndex(items, exact=True).search(queries, 50)
+    index = InnerProductIndex(items, exact=False, nprobe=24, seed=0)
+    approximate = index.search(queries, 50)
+    recall = np.mean([np.intersect1d(a, e).size / 50 for a, e in zip(approximate, exact)])
+    assert recall > 0.9
+    index.update(np.array([7]), 100 * queries[:1])  # item 7 now dominates query 0
+    assert index.search(queries[:1], 5)[0, 0] == 7
