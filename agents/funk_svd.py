@@ -1,6 +1,8 @@
 """``funk_svd``: matrix factorisation (FunkSVD) in TensorFlow, trained on the histories, learning per click.
 
-Model: ``score(u, i) = <p_u, q_i> + b_i`` (a user bias would not change a user's ranking, so there is none).
+Model: ``score(u, i) = <p_u, q_i> + b_i`` (a user bias would not change a user's ranking, so there is none),
+kept as one inner product ``<[p_u, 1], [q_i, b_i]>``: ``item_keys`` holds ``[q_i, b_i]`` per row, so the same
+matrix serves scoring, retrieval (:class:`recsim_lab.retrieval.InnerProductIndex`) and learning.
 
 Loss: logistic loss with sampled negatives (implicit feedback): each positive (user, clicked item) is paired
 with ``negatives`` items drawn uniformly from the catalogue, and the loss is
@@ -15,7 +17,10 @@ Online (``update``): plain SGD steps on the same loss, so there is no optimizer 
   ``ignored_weight`` (users skip good items too, so it counts less than a sampled negative).
 
 ``recommend`` scores all items for the batch in one matrix product and takes the top k outside the user's
-known history (initial history plus clicks seen) with an O(n_items) partial selection.
+known history (initial history plus clicks seen) with an O(n_items) partial selection. ``candidates``
+retrieves the top n through the index instead (approximate above 50,000 items: the index is built from the
+item keys at the episode's start and not refreshed by online learning, so candidates are re-scored exactly
+with ``scores_of``).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import numpy as np
 from recsim_lab.checkpoint import load_arrays, save_arrays
 from recsim_lab.data import Dataset
 from recsim_lab.ranking import top_k_unseen
+from recsim_lab.retrieval import InnerProductIndex, unseen_candidates
 from recsim_lab.seen import SeenItems
 
 _CHUNK_CELLS = 1 << 23  # users x items scored per chunk, bounding memory at large catalogues
@@ -56,8 +62,9 @@ class FunkSVDAgent:
     init_scale: float = 0.1
     """Standard deviation of the initial factors."""
     user_factors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), init=False, repr=False)
-    item_factors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), init=False, repr=False)
-    item_bias: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), init=False, repr=False)
+    item_keys: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32), init=False, repr=False)
+    """``(n_items, factors + 1)``: item factors ``q_i`` and, in the last column, item biases ``b_i``."""
+    index: InnerProductIndex | None = field(default=None, init=False, repr=False)
     seen: SeenItems | None = field(default=None, init=False, repr=False)
     counters: np.ndarray = field(default_factory=lambda: np.zeros(2, np.int64), init=False, repr=False)
     """``[seed, updates so far]``: online negatives are drawn from a generator seeded with these."""
@@ -78,15 +85,16 @@ class FunkSVDAgent:
         rng = np.random.default_rng(seed)
         tf.random.set_seed(seed)
         self.user_factors = (self.init_scale * rng.standard_normal((data.n_users, self.factors))).astype(np.float32)
-        self.item_factors = (self.init_scale * rng.standard_normal((data.n_items, self.factors))).astype(np.float32)
-        self.item_bias = np.zeros(data.n_items, dtype=np.float32)
+        self.item_keys = np.zeros((data.n_items, self.factors + 1), dtype=np.float32)
+        self.item_keys[:, :-1] = self.init_scale * rng.standard_normal((data.n_items, self.factors))
+        self.index = None
         self.seen = SeenItems.from_histories(data.histories, data.n_items)
         self.counters = np.array([seed, 0], dtype=np.int64)
         users = np.repeat(np.arange(data.n_users), [h.size for h in data.histories])
         items = np.concatenate(data.histories) if users.size else np.zeros(0, np.int64)
         if users.size == 0 or self.epochs == 0:
             return
-        p, q, b = (tf.Variable(x) for x in (self.user_factors, self.item_factors, self.item_bias))
+        p, q, b = (tf.Variable(x) for x in (self.user_factors, self.item_keys[:, :-1], self.item_keys[:, -1]))
         optimizer = tf.keras.optimizers.Adam(self.learning_rate)
         step = self._train_step(tf, p, q, b, optimizer)
         for _ in range(self.epochs):
@@ -95,7 +103,8 @@ class FunkSVDAgent:
                 batch = order[start:start + self.batch_size]
                 negatives = rng.integers(data.n_items, size=(batch.size, self.negatives))
                 step(users[batch], items[batch], negatives)
-        self.user_factors, self.item_factors, self.item_bias = p.numpy(), q.numpy(), b.numpy()
+        self.user_factors = p.numpy()
+        self.item_keys = np.column_stack([q.numpy(), b.numpy()])
 
     def _train_step(self, tf, p, q, b, optimizer):
         regularisation = self.regularisation
@@ -114,12 +123,28 @@ class FunkSVDAgent:
 
         return step
 
+    def queries(self, users: np.ndarray) -> np.ndarray:
+        """``(B, factors + 1)`` float32 ``[p_u, 1]``: a user's score of item i is ``queries @ item_keys[i]``."""
+        return np.column_stack([self.user_factors[users], np.ones(len(users), np.float32)])
+
     def scores(self, users: np.ndarray) -> np.ndarray:
         """``(B, n_items)`` float32 model scores (history included)."""
-        return self.user_factors[users] @ self.item_factors.T + self.item_bias
+        return self.queries(users) @ self.item_keys.T
+
+    def scores_of(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``(B, C)`` float32 scores of ``items[b, c]`` for ``users[b]``, or of the shared ``(C,)`` items."""
+        if items.ndim == 1:
+            return self.queries(users) @ self.item_keys[items].T
+        return np.einsum("bd,bcd->bc", self.queries(users), self.item_keys[items])
+
+    def candidates(self, users: np.ndarray, n: int) -> np.ndarray:
+        """``(B, n)`` the ``n`` best-scoring unseen items per user, via the retrieval index (-1 pads)."""
+        if self.index is None:
+            self.index = InnerProductIndex(self.item_keys, seed=int(self.counters[0]))
+        return unseen_candidates(self.index, self.queries(users), users, self.seen, n)
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
-        rows = max(1, _CHUNK_CELLS // self.item_factors.shape[0])
+        rows = max(1, _CHUNK_CELLS // self.item_keys.shape[0])
         slates = np.empty((users.size, k), dtype=np.int64)
         for start in range(0, users.size, rows):
             chunk = users[start:start + rows]
@@ -129,7 +154,7 @@ class FunkSVDAgent:
     def update(self, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
         rng = np.random.default_rng(self.counters.tolist())
         clicked = clicks >= 0
-        n_items = self.item_factors.shape[0]
+        n_items = self.item_keys.shape[0]
         # (user, item, label, weight) rows: clicks with sampled negatives, and ignored slates' items.
         pos_users = users[clicked]
         neg_users = np.repeat(pos_users, self.negatives)
@@ -148,20 +173,22 @@ class FunkSVDAgent:
         """One SGD step of the weighted logistic loss on (user, item, label) rows; repeated ids accumulate."""
         if users.size == 0:
             return
-        pu, qi = self.user_factors[users], self.item_factors[items]
-        predicted = 1.0 / (1.0 + np.exp(-(np.einsum("bd,bd->b", pu, qi) + self.item_bias[items])))
+        queries, keys = self.queries(users), self.item_keys[items]
+        predicted = 1.0 / (1.0 + np.exp(-np.einsum("bd,bd->b", queries, keys)))
         error = (weights * (predicted - labels))[:, None]  # d loss / d score
         lr, reg = self.online_learning_rate, self.regularisation
-        np.add.at(self.user_factors, users, -lr * (error * qi + reg * pu))
-        np.add.at(self.item_factors, items, -lr * (error * pu + reg * qi))
-        np.add.at(self.item_bias, items, -lr * error[:, 0])
+        factors = keys[:, :-1]
+        np.add.at(self.user_factors, users, -lr * (error * factors + reg * queries[:, :-1]))
+        keys[:, :-1] *= reg  # d loss / d [q_i, b_i] = error * [p_u, 1] + reg * [q_i, 0]
+        keys[:, -1] = 0.0
+        np.add.at(self.item_keys, items, -lr * (error * queries + keys))
 
     def save(self, path: Path) -> None:
-        save_arrays(path, user_factors=self.user_factors, item_factors=self.item_factors, item_bias=self.item_bias,
-                    counters=self.counters)
+        save_arrays(path, user_factors=self.user_factors, item_keys=self.item_keys, counters=self.counters)
         self.seen.save(path)
 
     def load(self, path: Path) -> None:
-        self.user_factors, self.item_factors, self.item_bias, self.counters = load_arrays(
-            path, "user_factors", "item_factors", "item_bias", "counters")
+        self.user_factors, self.item_keys, self.counters = load_arrays(path, "user_factors", "item_keys",
+                                                                       "counters")
         self.seen = SeenItems.load(path)
+        self.index = None

@@ -3,10 +3,12 @@
 - ``mode="slots"``: child ``i`` fills ``slots[i]`` positions of the slate in turn (e.g. 2 FunkSVD + 3
   content, as the DataLab Cup reference solution did); an item a previous child already placed is skipped
   and the next one of that child's ranking taken, so slates stay distinct.
-- ``mode="blend"``: each child's scores over the whole catalogue are standardised per user (zero mean,
-  unit variance over items, so children on different scales mix fairly) and summed with ``weights``;
-  the slate is the top ``k`` of the blend outside the user's history. Children must have
-  ``scores(users) -> (B, n_items)``.
+- ``mode="blend"``: each child proposes its ``candidates`` best unseen items (through its retrieval index,
+  approximate at large catalogues); every proposed item is scored by every child, each child's scores are
+  standardised per user (zero mean, unit variance over the catalogue, estimated on a fixed random sample of
+  at most 2,048 items, so children on different scales mix fairly) and summed with ``weights``; the slate
+  is the top ``k`` of the blend. Children must have ``candidates(users, n)`` and ``scores_of(users, items)``
+  (items ``(B, C)`` per user, or ``(M,)`` shared by all users).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from recsim_lab.data import Dataset
-from recsim_lab.ranking import top_k_unseen
+from recsim_lab.ranking import top_k
 from recsim_lab.seen import SeenItems
 
-_CHUNK_CELLS = 1 << 22  # users x items blended per chunk, bounding memory at large catalogues
+_CHUNK_USERS = 256  # users blended at a time, bounding the (users x candidates x dim) gathers
+_MOMENT_ITEMS = 2048  # items sampled to estimate each user's score mean and spread
 _MODES = ("slots", "blend")
 
 
@@ -33,14 +36,17 @@ class HybridAgent:
     """Child agents, by name."""
     mode: str = "blend"
     """``"blend"`` (weighted standardised scores) or ``"slots"`` (each child fills its share of the slate)."""
-    weights: tuple[float, ...] = (0.5, 0.5)
+    weights: tuple[float, ...] = (0.9, 0.1)
     """Blend weight per child (``mode="blend"``)."""
+    candidates: int = 200
+    """Items each child proposes per user (``mode="blend"``)."""
     slots: tuple[int, ...] = (2, 3)
     """Slate positions per child, in order (``mode="slots"``); they must sum to the slate size."""
     child_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Hyperparameters per child name, e.g. ``{"funk_svd": {"factors": 32}}``."""
     agents: list[Any] = field(default_factory=list, init=False, repr=False)
     seen: SeenItems | None = field(default=None, init=False, repr=False)
+    _moment_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), init=False, repr=False)
 
     def __post_init__(self) -> None:
         from recsim_lab.plugins import make_agent
@@ -60,28 +66,44 @@ class HybridAgent:
             raise ValueError(f"child_options names {unknown}, which are not among children {self.children}")
         self.agents = [make_agent(name, **self.child_options.get(name, {})) for name in self.children]
         if self.mode == "blend":
-            missing = [n for n, a in zip(self.children, self.agents) if not callable(getattr(a, "scores", None))]
+            missing = [n for n, a in zip(self.children, self.agents)
+                       if not (callable(getattr(a, "candidates", None)) and callable(getattr(a, "scores_of", None)))]
             if missing:
-                raise ValueError(f"mode='blend' needs children with scores(users); {missing} have none")
+                raise ValueError(f"mode='blend' needs children with candidates() and scores_of(); {missing} lack them")
 
     def fit(self, data: Dataset, *, seed: int) -> None:
         for agent, child_seed in zip(self.agents, np.random.SeedSequence(seed).spawn(len(self.agents))):
             agent.fit(data, seed=int(child_seed.generate_state(1)[0]))
         self.seen = SeenItems.from_histories(data.histories, data.n_items)
+        self._moment_items = _moment_sample(data.n_items)
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         if self.mode == "slots":
             if sum(self.slots) != k:
                 raise ValueError(f"slots {self.slots} sum to {sum(self.slots)}, but the slate size is {k}")
             return self._by_slots(users, k)
-        rows = max(1, _CHUNK_CELLS // self.seen.n_items)
-        slates = np.empty((users.size, k), dtype=np.int64)
-        for start in range(0, users.size, rows):
-            chunk = users[start:start + rows]
-            blend = np.zeros((chunk.size, self.seen.n_items), dtype=np.float32)
-            for agent, weight in zip(self.agents, self.weights):
-                blend += weight * _standardised(np.asarray(agent.scores(chunk), dtype=np.float32))
-            slates[start:start + rows] = top_k_unseen(blend, chunk, self.seen, k)
+        return np.concatenate([self._by_blend(users[start:start + _CHUNK_USERS], k)
+                               for start in range(0, users.size, _CHUNK_USERS)])
+
+    def _by_blend(self, users: np.ndarray, k: int) -> np.ndarray:
+        candidates = np.concatenate([agent.candidates(users, self.candidates) for agent in self.agents], axis=1)
+        order = np.argsort(candidates, axis=1, kind="stable")
+        ordered = np.take_along_axis(candidates, order, axis=1)
+        invalid = np.zeros(candidates.shape, dtype=bool)  # padding, or an item another child also proposed
+        np.put_along_axis(invalid, order[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
+        invalid |= candidates < 0
+        items = np.where(invalid, 0, candidates)
+        blend = np.zeros(candidates.shape, dtype=np.float32)
+        for agent, weight in zip(self.agents, self.weights):
+            sample = np.asarray(agent.scores_of(users, self._moment_items), dtype=np.float32)
+            spread = sample.std(axis=1, keepdims=True)
+            scale = np.divide(weight, spread, out=np.zeros_like(spread), where=spread > 0)
+            blend += scale * (np.asarray(agent.scores_of(users, items)) - sample.mean(axis=1, keepdims=True))
+        blend[invalid] = -np.inf
+        slates = np.take_along_axis(candidates, top_k(blend, k), axis=1)
+        short = (~invalid).sum(axis=1) < k  # fewer than k unseen items left: the first child completes the row
+        if short.any():
+            slates[short] = self.agents[0].recommend(users[short], k)
         return slates
 
     def _by_slots(self, users: np.ndarray, k: int) -> np.ndarray:
@@ -118,10 +140,12 @@ class HybridAgent:
         for index, agent in enumerate(self.agents):
             agent.load(Path(path) / f"child-{index}")
         self.seen = SeenItems.load(path)
+        self._moment_items = _moment_sample(self.seen.n_items)
 
 
-def _standardised(scores: np.ndarray) -> np.ndarray:
-    """Per-row z-scores of ``(B, n_items)`` scores (rows with zero spread become 0)."""
-    centred = scores - scores.mean(axis=1, keepdims=True)
-    spread = centred.std(axis=1, keepdims=True)
-    return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 0)
+def _moment_sample(n_items: int) -> np.ndarray:
+    """The items whose scores estimate each user's score mean and spread: all of them in a small catalogue,
+    else a fixed (seed 0) sample of ``_MOMENT_ITEMS``."""
+    if n_items <= _MOMENT_ITEMS:
+        return np.arange(n_items)
+    return np.sort(np.random.default_rng(0).choice(n_items, size=_MOMENT_ITEMS, replace=False))

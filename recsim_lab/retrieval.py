@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsim_lab.seen import SeenItems
+
 EXACT_BELOW = 50_000
 """Catalogues smaller than this are searched exactly (a matrix product is then cheap enough)."""
 
@@ -27,7 +29,7 @@ class InnerProductIndex:
     """
 
     def __init__(self, items: np.ndarray, *, exact: bool | None = None, nprobe: int = 24, seed: int = 0) -> None:
-        self.items = np.ascontiguousarray(items, dtype=np.float32)
+        self.items = np.ascontiguousarray(items, dtype=np.float32)  # exact search sees later in-place changes
         n_items, dim = self.items.shape
         self.exact = n_items < EXACT_BELOW if exact is None else exact
         self.index = None
@@ -63,3 +65,20 @@ class InnerProductIndex:
         if not self.exact:
             self.index.remove_ids(ids)
             self.index.add_with_ids(self.items[ids], ids)
+
+
+def unseen_candidates(index: InnerProductIndex, queries: np.ndarray, users: np.ndarray, seen: SeenItems, n: int
+                      ) -> np.ndarray:
+    """``(B, n)`` int64: per user, the ``n`` best retrieved items that are not in their set, best first.
+
+    Retrieves ``n`` plus the largest history among ``users``, so that a history full of top items still
+    leaves ``n`` unseen ones; a row the index could not fill is padded with -1.
+    """
+    n = min(n, index.items.shape[0])
+    hits = index.search(queries, n + int(seen.sizes[users].max(initial=0)))
+    valid = hits >= 0
+    blocked = ~valid
+    blocked[valid] = seen.contains(np.broadcast_to(users[:, None], hits.shape)[valid], hits[valid][:, None])[:, 0]
+    first = np.argsort(blocked, axis=1, kind="stable")[:, :n]
+    picked = np.take_along_axis(hits, first, axis=1)
+    return np.where(np.take_along_axis(blocked, first, axis=1), -1, picked)

@@ -19,10 +19,18 @@ class Fixed(PopularityAgent):
     def scores(self, users):
         return np.tile(self.table[: self.seen.n_items], (users.size, 1)).astype(np.float32)
 
-    def recommend(self, users, k):
+    def scores_of(self, users, items):
+        table = self.table[: self.seen.n_items].astype(np.float32)
+        return np.tile(table[items], (users.size, 1)) if items.ndim == 1 else table[items]
+
+    def candidates(self, users, n):
         scores = self.scores(users)
         scores[self.seen.dense(users)] = -np.inf
-        return top_k(scores, k)
+        best = top_k(scores, min(n, scores.shape[1]))
+        return np.where(np.take_along_axis(scores, best, axis=1) == -np.inf, -1, best)
+
+    def recommend(self, users, k):
+        return self.candidates(users, k)
 
 
 class Rising(Fixed):
@@ -70,7 +78,7 @@ def test_hybrid_passes_the_checker(mode, tiny_world):
     ({"mode": "mix"}, "mode must be one of ('slots', 'blend'), got 'mix'"),
     ({"weights": (1.0,)}, "weights must have one entry per child (2)"),
     ({"mode": "slots", "slots": (5,)}, "slots must have one non-negative entry per child (2)"),
-    ({"children": ("test_hybrid:Rising", "popularity")}, "mode='blend' needs children with scores(users)"),
+    ({"children": ("test_hybrid:Rising", "popularity")}, "mode='blend' needs children with candidates()"),
     ({"child_options": {"content": {}}, "children": ("test_hybrid:Rising", "test_hybrid:Falling")},
      "child_options names ['content']"),
 ])
