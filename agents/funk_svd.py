@@ -32,11 +32,9 @@ import numpy as np
 
 from recsim_lab.checkpoint import load_arrays, save_arrays
 from recsim_lab.data import Dataset
-from recsim_lab.ranking import top_k_unseen
-from recsim_lab.retrieval import InnerProductIndex, unseen_candidates
+from recsim_lab.ranking import top_k_unseen_by_chunks
+from recsim_lab.retrieval import FULL_ROW_ITEMS, InnerProductIndex, unseen_candidates
 from recsim_lab.seen import SeenItems
-
-_CHUNK_CELLS = 1 << 23  # users x items scored per chunk, bounding memory at large catalogues
 
 
 @dataclass
@@ -135,6 +133,8 @@ class FunkSVDAgent:
         """``(B, C)`` float32 scores of ``items[b, c]`` for ``users[b]``, or of the shared ``(C,)`` items."""
         if items.ndim == 1:
             return self.queries(users) @ self.item_keys[items].T
+        if self.item_keys.shape[0] <= FULL_ROW_ITEMS:  # a full row by BLAS beats gathering (B, C, d) keys
+            return np.take_along_axis(self.scores(users), items, axis=1)
         return np.einsum("bd,bcd->bc", self.queries(users), self.item_keys[items])
 
     def candidates(self, users: np.ndarray, n: int) -> np.ndarray:
@@ -144,12 +144,7 @@ class FunkSVDAgent:
         return unseen_candidates(self.index, self.queries(users), users, self.seen, n)
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
-        rows = max(1, _CHUNK_CELLS // self.item_keys.shape[0])
-        slates = np.empty((users.size, k), dtype=np.int64)
-        for start in range(0, users.size, rows):
-            chunk = users[start:start + rows]
-            slates[start:start + rows] = top_k_unseen(self.scores(chunk), chunk, self.seen, k)
-        return slates
+        return top_k_unseen_by_chunks(self.scores, np.asarray(users, dtype=np.int64), self.seen, k)
 
     def update(self, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
         rng = np.random.default_rng(self.counters.tolist())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,8 +26,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, DataFormatError, FileNotFoundError) as error:
         print(f"recsim-lab: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("recsim-lab: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(f"recsim-lab: interrupted{f'; {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
         return 130
 
 
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="agent hyperparameter (repeatable), e.g. --set factors=64")
     run.add_argument("--out", default="runs", help="folder for run directories (default: %(default)s)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                     help="finish an interrupted run: play only its missing episodes (its configuration comes "
+                          "from RUN_DIR/config.json)")
+    run.add_argument("--choice", choices=("softmax", "replay"), default=None,
+                     help="play under this choice model instead of the world's (replay: imported worlds)")
+    run.add_argument("--original-ids", action="store_true",
+                     help="scores.csv with the original user ids of an imported world (its ids.json)")
     run.set_defaults(command=_run)
 
     envs = commands.add_parser("envs", help="list the environment presets")
@@ -70,6 +78,52 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("directory", type=Path, metavar="DIR")
     export.add_argument("--env", default="default", help="preset name or world directory (default: %(default)s)")
     export.set_defaults(command=_export_datalab)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a submitted agent safely (own process, time and memory limits)",
+        description="The official protocol (fit, checkpoint, N episodes of the test population from the "
+                    "checkpoint) with the agent in its own process. A submission that raises, hangs, runs out "
+                    "of memory or returns an invalid slate gets a failure record in summary.json (status, "
+                    "reason, episode, step) and exit code 1.")
+    evaluate.add_argument("agent", metavar="AGENT", help="the submission: path/to/agent.py:Class")
+    evaluate.add_argument("--env", default="default", help="preset name or world directory (default: %(default)s)")
+    evaluate.add_argument("--episodes", type=int, default=5, help="episodes to play (default: %(default)s)")
+    evaluate.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
+    evaluate.add_argument("--time-limit", type=float, default=3600.0, metavar="SECONDS",
+                          help="wall time for the whole evaluation (default: %(default)g)")
+    evaluate.add_argument("--memory-limit", type=_memory_size, default="8G", metavar="SIZE",
+                          help="address-space limit of the agent's process, e.g. 512M, 8G, or 'none' "
+                               "(default: %(default)s)")
+    evaluate.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                          help="agent hyperparameter (repeatable)")
+    evaluate.add_argument("--out", default="runs", help="folder for run directories (default: %(default)s)")
+    evaluate.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    evaluate.set_defaults(command=_evaluate)
+
+    score = commands.add_parser(
+        "score", help="validate submission CSVs and rank them on a leaderboard",
+        description="Check each user_id,avg_score file (header, every test user exactly once, scores in "
+                    "[0, 1]; every problem with its line) and rank the valid ones by mean score, normalised "
+                    "against the world's random (0) and oracle (1) references. Exit code 1 if any file is "
+                    "invalid.")
+    score.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION.csv")
+    score.add_argument("--env", required=True, help="preset name or world directory the submissions are for")
+    score.add_argument("--out", type=Path, default=None, metavar="LEADERBOARD.csv",
+                       help="write the leaderboard CSV here (rank,name,mean_score,normalised_score,users)")
+    score.set_defaults(command=_score)
+
+    report = commands.add_parser("report", help="an HTML report with figures of one or more runs",
+                                 description="Write OUT/report.html and PNG figures: mean score per episode, "
+                                             "per-user score distribution, click rate and active users over an "
+                                             "episode, and a side-by-side comparison of several runs.")
+    report.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    report.add_argument("--out", type=Path, default=Path("report"), help="folder for the report "
+                                                                         "(default: %(default)s)")
+    report.set_defaults(command=_report)
+
+    from recsim_lab.data_commands import add_data_commands
+
+    add_data_commands(commands)
     return parser
 
 
@@ -83,6 +137,20 @@ def _batch_size(text: str) -> int | None:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
     return value
+
+
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _memory_size(text: str) -> int | None:
+    """``"8G"`` -> 8 GiB in bytes (units K, M, G, T are powers of 1024; a trailing B or iB is allowed);
+    ``"none"`` -> ``None``."""
+    if text.strip().lower() == "none":
+        return None
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([KMGT]?)(?:i?B)?\s*", text, flags=re.IGNORECASE)
+    if not match or float(match[1]) * _SIZE_UNITS[match[2].upper()] < 1:
+        raise argparse.ArgumentTypeError(f"expected a size such as 512M, 8G or 'none', got {text!r}")
+    return int(float(match[1]) * _SIZE_UNITS[match[2].upper()])
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -100,17 +168,85 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from recsim_lab.runner import RunConfig, run
+    from recsim_lab.runner import RunConfig, resume, run
 
-    config = RunConfig(env=args.env, agent=args.agent, episodes=args.episodes, seed=args.seed, split=args.split,
-                       batch_size=args.batch_size, out=args.out, agent_options=parse_options(args.options),
-                       progress=not args.no_progress)
-    outcome = run(config)
+    if args.resume is not None:
+        defaults = vars(build_parser().parse_args(["run"]))
+        given = [f"--{'set' if key == 'options' else key.replace('_', '-')}" for key, value in vars(args).items()
+                 if key not in ("resume", "no_progress", "command") and value != defaults[key]]
+        if given:
+            raise ValueError(f"--resume takes the configuration from RUN_DIR/config.json; drop {', '.join(given)}")
+        outcome = resume(args.resume, progress=not args.no_progress)
+    else:
+        outcome = run(RunConfig(env=args.env, agent=args.agent, episodes=args.episodes, seed=args.seed,
+                                split=args.split, batch_size=args.batch_size, out=args.out,
+                                agent_options=parse_options(args.options), progress=not args.no_progress,
+                                choice=args.choice, original_ids=args.original_ids))
     summary = outcome.summary
-    print(f"{config.agent} on {config.env} ({config.split}, {config.episodes} episodes, seed {config.seed}): "
+    print(f"{summary['agent']} on {summary['env']} ({summary['split']}, {len(summary['episode_mean_scores'])} "
+          f"episodes, seed {summary['seeds']['run']}): "
           f"mean score {summary['mean_score']:.5f}, click rate {summary['click_rate']:.3f}, "
           f"{summary['steps']:,} steps at {summary['steps_per_s']:,.0f} steps/s")
     print(f"outputs: {outcome.directory}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from recsim_lab.evaluate import EvaluateConfig, evaluate
+
+    config = EvaluateConfig(agent=args.agent, env=args.env, episodes=args.episodes, seed=args.seed,
+                            time_limit=args.time_limit, memory_limit=args.memory_limit, out=args.out,
+                            agent_options=parse_options(args.options), progress=not args.no_progress)
+    outcome = evaluate(config)
+    summary = outcome.summary
+    if outcome.ok:
+        print(f"{config.agent} on {config.env}: ok, mean score {summary['mean_score']:.5f}, "
+              f"click rate {summary['click_rate']:.3f}, {summary['evaluation']['wall_s']:.1f} s in all")
+    else:
+        where = "".join(f", {key} {summary[key]}" for key in ("episode", "step") if summary[key] is not None)
+        print(f"{config.agent} on {config.env}: FAILED ({summary['status']}) in {summary['call']}{where}: "
+              f"{summary['reason']}", file=sys.stderr)
+    print(f"outputs: {outcome.directory}")
+    return 0 if outcome.ok else 1
+
+
+def _score(args: argparse.Namespace) -> int:
+    from envs import make_world
+    from recsim_lab.atomic import atomic_write_text
+    from recsim_lab.leaderboard import leaderboard_csv, rank, reference_scores, submission_names
+    from recsim_lab.submission import SubmissionError, read_submission
+
+    world = make_world(args.env)
+    valid, invalid = [], []
+    for name, path in zip(submission_names(args.submissions), args.submissions):
+        try:
+            valid.append((name, read_submission(path, world.dataset.users("test"))))
+        except SubmissionError as error:
+            print(error, file=sys.stderr)
+            invalid.append(name)
+    if invalid:
+        print(f"recsim-lab: {len(invalid)} invalid submission(s) left out of the leaderboard: {', '.join(invalid)}",
+              file=sys.stderr)
+    if not valid:
+        return 1
+    references = reference_scores(world)
+    entries = rank(valid, references)
+    print(f"references on {args.env} ({references.episodes} episodes, seed {references.seed}): "
+          f"random {references.random:.5f}, oracle {references.oracle:.5f}")
+    print(f"{'rank':>4}  {'mean score':>10}  {'normalised':>10}  {'users':>6}  name")
+    for e in entries:
+        print(f"{e.rank:>4}  {e.mean_score:>10.5f}  {e.normalised_score:>10.4f}  {e.users:>6}  {e.name}")
+    if args.out is not None:
+        atomic_write_text(args.out, leaderboard_csv(entries))
+        print(f"leaderboard: {args.out}")
+    return 1 if invalid else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from recsim_lab.report import make_report
+
+    for path in make_report(args.runs, args.out):
+        print(path)
     return 0
 
 

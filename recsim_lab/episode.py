@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from recsim_lab.agent import Agent
 from recsim_lab.batch_env import BatchSlateEnv
+from recsim_lab.trace import StepTrace
 
 _POSTFIX_EVERY = 256  # env steps between progress-bar postfix refreshes
 
@@ -28,6 +29,8 @@ class EpisodeResult:
     """``(n,)`` clicks each user made."""
     seconds: float
     """Wall time of the episode (agent and env)."""
+    trace: np.ndarray
+    """``(n_points, 5)`` int64 per-step aggregates, columns :data:`~recsim_lab.trace.TRACE_COLUMNS`."""
 
     @property
     def steps(self) -> int:
@@ -42,13 +45,16 @@ def play_episode(env: BatchSlateEnv, agent: Agent, *, episode: int, seed: int, p
     users, _ = env.reset(seed=seed)
     k = env.world.rules.slate_size
     clicks = 0
+    trace = StepTrace()
     with tqdm(desc=description, unit="step", disable=not progress, leave=False) as bar:
         count = 0
         while True:
             slates = agent.recommend(users, k)
             next_users, rewards, terminated, info = env.step(slates)
             agent.update(info["user"], np.asarray(slates, dtype=np.int64), info["clicked_item"])
-            clicks += int(rewards.sum())
+            step_clicks = int(rewards.sum())
+            clicks += step_clicks
+            trace.add(users.size, step_clicks, info["n_active"])
             bar.update(users.size)
             if count % _POSTFIX_EVERY == 0 or terminated:
                 bar.set_postfix(clicks=clicks, active=info["n_active"], refresh=False)
@@ -59,4 +65,4 @@ def play_episode(env: BatchSlateEnv, agent: Agent, *, episode: int, seed: int, p
     population = env.population
     members = population.members
     return EpisodeResult(episode, seed, members.copy(), population.session_length[members].copy(),
-                         population.clicks[members].copy(), time.perf_counter() - start)
+                         population.clicks[members].copy(), time.perf_counter() - start, trace.to_array())

@@ -11,6 +11,9 @@ two agree). One step for user ``u`` and slate ``[i_1..i_k]``:
 3. no click: ``patience_u -= 1``; click on ``i_j``: ``i_j`` joins u's history and
    ``patience_u += min(max(p_j * increment_weight, 0), 1)``;
 4. ``session_length_u += 1``; u leaves when ``patience_u <= 0`` or ``session_length_u >= horizon``.
+
+With ``rules.choice == "replay"`` steps 1-2 are replaced by the log replay of :mod:`recsim_lab.replay`
+(click the earliest slate item of the user's remaining held-out future, else no click; ``p_j = 1``).
 """
 
 from __future__ import annotations
@@ -21,8 +24,39 @@ from typing import Any
 import numpy as np
 
 from recsim_lab.choice import click_probabilities, click_probabilities_one, sample_choice_one, sample_choices
+from recsim_lab.replay import FuturePositions, replay_probabilities, replay_probabilities_one
 from recsim_lab.seen import SeenItems
 from recsim_lab.world import World
+
+
+def check_slates(slates: Any, n_users: int, slate_size: int, n_items: int) -> np.ndarray:
+    """Validate a batch of slates: shape ``(n_users, slate_size)``, integer ids in ``0..n_items-1``, no item
+    twice in a slate (items from a user's history are allowed; they just cannot be clicked).
+
+    Returns:
+        ``slates`` as an int64 array.
+
+    Raises:
+        ValueError: naming the offending slate and what was expected.
+    """
+    k = slate_size
+    slates = np.asarray(slates)
+    if slates.shape != (n_users, k):
+        raise ValueError(f"slates must have shape ({n_users}, {k}) (one slate of {k} items per user), "
+                         f"got {slates.shape}")
+    if not np.issubdtype(slates.dtype, np.integer):
+        raise ValueError(f"slates must hold integer item ids, got dtype {slates.dtype}")
+    slates = slates.astype(np.int64, copy=False)
+    if slates.size and (slates.min() < 0 or slates.max() >= n_items):
+        bad = slates[(slates < 0) | (slates >= n_items)][0]
+        raise ValueError(f"slate item id {bad} is out of range 0..{n_items - 1}")
+    ordered = np.sort(slates, axis=1)
+    repeats = ordered[:, 1:] == ordered[:, :-1]
+    if repeats.any():
+        row = int(np.argwhere(repeats)[0, 0])
+        raise ValueError(f"a slate must hold {k} distinct items; slate {slates[row].tolist()} (row {row}) "
+                         f"repeats item {ordered[row, 1:][repeats[row]][0]}")
+    return slates
 
 
 class Population:
@@ -45,6 +79,8 @@ class Population:
         self.rules = world.rules
         self.members = users
         self._initial_seen = SeenItems.from_histories(world.dataset.histories, world.dataset.n_items)
+        self._futures = (FuturePositions(world.futures, world.dataset.n_items) if world.rules.choice == "replay"
+                         else None)  # static; the remaining future is the future minus the history
         self.patience = np.zeros(n_users, dtype=np.float64)
         self.session_length = np.zeros(n_users, dtype=np.int64)
         self.clicks = np.zeros(n_users, dtype=np.int64)
@@ -88,24 +124,7 @@ class Population:
         Raises:
             ValueError: naming the offending slate and what was expected.
         """
-        k, n_items = self.rules.slate_size, self.world.dataset.n_items
-        slates = np.asarray(slates)
-        if slates.shape != (n_users, k):
-            raise ValueError(f"slates must have shape ({n_users}, {k}) (one slate of {k} items per user), "
-                             f"got {slates.shape}")
-        if not np.issubdtype(slates.dtype, np.integer):
-            raise ValueError(f"slates must hold integer item ids, got dtype {slates.dtype}")
-        slates = slates.astype(np.int64, copy=False)
-        if slates.size and (slates.min() < 0 or slates.max() >= n_items):
-            bad = slates[(slates < 0) | (slates >= n_items)][0]
-            raise ValueError(f"slate item id {bad} is out of range 0..{n_items - 1}")
-        ordered = np.sort(slates, axis=1)
-        repeats = ordered[:, 1:] == ordered[:, :-1]
-        if repeats.any():
-            row = int(np.argwhere(repeats)[0, 0])
-            raise ValueError(f"a slate must hold {k} distinct items; slate {slates[row].tolist()} (row {row}) "
-                             f"repeats item {ordered[row, 1:][repeats[row]][0]}")
-        return slates
+        return check_slates(slates, n_users, self.rules.slate_size, self.world.dataset.n_items)
 
     def respond(self, users: np.ndarray, slates: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Serve one slate to each user and apply the rules; call :meth:`check` first.
@@ -119,9 +138,12 @@ class Population:
             ``clicked``: ``(B,)`` int64 clicked item id or -1; ``left``: ``(B,)`` bool, the user left.
         """
         rules = self.rules
-        scores = self.world.true_scores(users, slates)
-        scores[self.seen.contains(users, slates)] = -np.inf
-        probabilities = click_probabilities(scores, rules.no_click_threshold, rules.temperature)
+        if self._futures is not None:
+            probabilities = replay_probabilities(self._futures, self.seen, users, slates)
+        else:
+            scores = self.world.true_scores(users, slates)
+            scores[self.seen.contains(users, slates)] = -np.inf
+            probabilities = click_probabilities(scores, rules.no_click_threshold, rules.temperature)
         picks = sample_choices(probabilities, uniforms)
         rows = np.flatnonzero(picks < rules.slate_size)
         clicked = np.full(users.size, -1, dtype=np.int64)
@@ -174,11 +196,14 @@ class Population:
             The clicked item id or -1, and whether the user left.
         """
         rules = self.rules
-        scores = self.world.true_scores_one(user, slate)
-        for j, clicked_before in enumerate(self.seen.contains_one(user, slate)):
-            if clicked_before:
-                scores[j] = -np.inf
-        probabilities = click_probabilities_one(scores, rules.no_click_threshold, rules.temperature)
+        if self._futures is not None:
+            probabilities = replay_probabilities_one(self._futures, self.seen, user, slate)
+        else:
+            scores = self.world.true_scores_one(user, slate)
+            for j, clicked_before in enumerate(self.seen.contains_one(user, slate)):
+                if clicked_before:
+                    scores[j] = -np.inf
+            probabilities = click_probabilities_one(scores, rules.no_click_threshold, rules.temperature)
         pick = sample_choice_one(probabilities, uniform)
         self.session_length[user] += 1
         if pick < rules.slate_size:

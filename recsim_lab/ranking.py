@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from recsim_lab.seen import SeenItems
@@ -22,6 +24,18 @@ def top_k_unseen(scores: np.ndarray, users: np.ndarray, seen: SeenItems, k: int)
     """
     scores[seen.dense(users)] = -np.inf
     return top_k(scores, k)
+
+
+def top_k_unseen_by_chunks(scores: Callable[[np.ndarray], np.ndarray], users: np.ndarray, seen: SeenItems,
+                           k: int, cells: int = 1 << 23) -> np.ndarray:
+    """:func:`top_k_unseen` over ``scores(chunk) -> (len(chunk), n_items)`` for consecutive chunks of
+    ``users``, at most ``cells`` scores at a time (bounding memory at large catalogues)."""
+    rows = max(1, cells // seen.n_items)
+    slates = np.empty((users.size, k), dtype=np.int64)
+    for start in range(0, users.size, rows):
+        chunk = users[start:start + rows]
+        slates[start:start + rows] = top_k_unseen(scores(chunk), chunk, seen, k)
+    return slates
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

@@ -16,6 +16,9 @@ from recsim_lab.seen import SeenItems
 
 EXACT_BELOW = 50_000
 """Catalogues smaller than this are searched exactly (a matrix product is then cheap enough)."""
+FULL_ROW_ITEMS = 8192
+"""Up to this many items, scoring a user's whole row and picking from it is cheaper than gathering the
+``(candidates, dim)`` vectors of the items to score."""
 
 
 class InnerProductIndex:

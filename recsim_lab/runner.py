@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,10 @@ from agents import DEFAULT_AGENT
 from recsim_lab.agent import Agent
 from recsim_lab.atomic import atomic_write_text
 from recsim_lab.batch_env import BatchSlateEnv
+from recsim_lab.data.ids import original_user_ids
 from recsim_lab.episode import EpisodeResult, play_episode
-from recsim_lab.scoring import average_scores, episodes_csv, scores_csv, summarize
+from recsim_lab.run_record import RunRecord
+from recsim_lab.scoring import average_scores, episodes_csv, scores_csv, summarize, trace_csv
 from recsim_lab.world import World
 
 
@@ -45,6 +47,10 @@ class RunConfig:
     """Hyperparameters passed to the agent's constructor."""
     progress: bool = True
     """Show a progress bar per episode."""
+    choice: str | None = None
+    """Choice model to play under instead of the world's (``softmax`` or ``replay``); ``None`` keeps it."""
+    original_ids: bool = False
+    """Write ``scores.csv`` with an imported world's original user ids (its ``ids.json``)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.episodes, bool) or not isinstance(self.episodes, int) or self.episodes < 1:
@@ -56,6 +62,8 @@ class RunConfig:
         if self.batch_size is not None and (isinstance(self.batch_size, bool) or
                                             not isinstance(self.batch_size, int) or self.batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer or None (all), got {self.batch_size!r}")
+        if self.choice not in (None, "softmax", "replay"):
+            raise ValueError(f"choice must be 'softmax', 'replay' or None (the world's), got {self.choice!r}")
 
 
 def derive_seeds(seed: int, episodes: int) -> tuple[int, list[int]]:
@@ -74,20 +82,34 @@ def episode_seed(seed: int, episode: int) -> int:
 
 
 def run_episodes(world: World, agent: Agent, *, episodes: int, seed: int, checkpoint: Path, split: str = "test",
-                 batch_size: int | None = None, progress: bool = True) -> list[EpisodeResult]:
+                 batch_size: int | None = None, progress: bool = True,
+                 record: RunRecord | None = None) -> list[EpisodeResult]:
     """Fit ``agent`` once on the visible data, save it to ``checkpoint``, and play ``episodes`` episodes,
-    restoring the checkpoint at the start of each."""
+    restoring the checkpoint at the start of each.
+
+    With a ``record`` (:mod:`recsim_lab.run_record`) the work survives an interruption: the checkpoint is
+    sealed once saved and every episode is saved as soon as it ends; what the record already holds (a
+    sealed checkpoint, completed episodes) is reused instead of being fitted or played again.
+    """
     agent_seed, episode_seeds = derive_seeds(seed, episodes)
-    agent.fit(world.dataset, seed=agent_seed)
     checkpoint = Path(checkpoint)
-    checkpoint.mkdir(parents=True, exist_ok=True)
-    agent.save(checkpoint)
     env = BatchSlateEnv(world, split=split, batch_size=batch_size)
+    completed = {} if record is None else record.completed_episodes(episode_seeds, env.population.members)
+    if record is None or not record.checkpoint_sealed(checkpoint):
+        agent.fit(world.dataset, seed=agent_seed)
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        agent.save(checkpoint)
+        if record is not None:
+            record.seal_checkpoint(checkpoint)
     results = []
     for episode, episode_seed in enumerate(episode_seeds):
-        agent.load(checkpoint)
-        results.append(play_episode(env, agent, episode=episode, seed=episode_seed, progress=progress,
-                                    description=f"episode {episode + 1}/{episodes}"))
+        if episode not in completed:
+            agent.load(checkpoint)
+            completed[episode] = play_episode(env, agent, episode=episode, seed=episode_seed, progress=progress,
+                                              description=f"episode {episode + 1}/{episodes}")
+            if record is not None:
+                record.save_episode(completed[episode])
+        results.append(completed[episode])
     return results
 
 
@@ -99,37 +121,112 @@ class RunOutcome:
     summary: dict[str, Any]
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; its message says how many episodes are saved and how to resume."""
+
+
 def run(config: RunConfig, world: World | None = None) -> RunOutcome:
-    """Play ``config`` and write ``scores.csv``, ``episodes.csv``, ``summary.json`` and ``config.json`` into
-    ``<out>/<env>__<agent>__<seed>__<time>/`` (each file atomically; the agent checkpoint beside them).
+    """Play ``config`` and write ``scores.csv``, ``episodes.csv``, ``trace.csv``, ``summary.json`` and
+    ``config.json`` into ``<out>/<env>__<agent>__<seed>__<time>/`` (each file atomically; the agent
+    checkpoint beside them, and each episode in ``episodes/`` as soon as it ends, so that :func:`resume`
+    can finish an interrupted run).
 
     Args:
         config: what to run.
         world: an already built world for ``config.env`` (built from ``config.env`` when omitted).
+
+    Raises:
+        RunInterrupted: on Ctrl-C; the completed episodes stay in the run directory.
     """
     from envs import make_world
     from recsim_lab.plugins import make_agent
 
-    world = make_world(config.env) if world is None else world
+    world = (make_world(config.env) if world is None else world).with_choice(config.choice)
+    if config.original_ids:
+        original_user_ids(config.env, world.dataset.n_users)  # fails before anything is written
     agent = make_agent(config.agent, world=world, **config.agent_options)
+    return _play(config, world, agent, create_run_directory(config, world))
+
+
+def resume(directory: str | Path, *, progress: bool = True) -> RunOutcome:
+    """Finish the interrupted or killed run in ``directory``: play only the episodes it did not complete and
+    write every output, exactly as the uninterrupted run would have (``scores.csv`` byte-identical).
+
+    The configuration is the directory's ``config.json``; the world it names is built again and must match
+    the one recorded there. Resuming a finished run plays nothing and writes the same outputs again.
+
+    Raises:
+        ValueError: not a run directory, a different world, a changed checkpoint, or episode files that do
+            not belong to the run.
+        RunInterrupted: on Ctrl-C (resume again).
+    """
+    from envs import make_world
+    from recsim_lab.plugins import make_agent
+
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
+        raise ValueError(f"{directory} is not a run directory: it has no config.json")
+    recorded = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    if "evaluation" in recorded:
+        raise ValueError(f"{directory} is an evaluation (recsim-lab evaluate), which is not resumable; "
+                         f"evaluate the agent again")
+    missing = sorted({"env", "agent", "episodes", "seed"} - set(recorded))
+    if missing:
+        raise ValueError(f"{directory / 'config.json'} lacks {missing}; it was not written by recsim-lab run")
+    # a field added to RunConfig after the run was recorded takes its default
+    config = RunConfig(**{f.name: recorded[f.name] for f in fields(RunConfig) if f.name in recorded
+                          and f.name != "progress"}, progress=progress)
+    world = make_world(config.env).with_choice(config.choice)
+    current = _resolved_config(config, world)["world"]
+    if current != recorded.get("world"):
+        raise ValueError(f"env {config.env!r} is now {current}, but the run was started on "
+                         f"{recorded.get('world')}; a run resumes only on the same world")
+    agent = make_agent(config.agent, world=world, **config.agent_options)
+    RunRecord(directory).remove_temporary_files()
+    return _play(config, world, agent, directory)
+
+
+def _play(config: RunConfig, world: World, agent: Agent, directory: Path) -> RunOutcome:
+    record = RunRecord(directory)
+    try:
+        results = run_episodes(world, agent, episodes=config.episodes, seed=config.seed,
+                               checkpoint=directory / "checkpoint", split=config.split,
+                               batch_size=config.batch_size, progress=config.progress, record=record)
+        return RunOutcome(directory, write_outputs(directory, config, world, results))
+    except KeyboardInterrupt:
+        saved = len(record.saved_episodes())
+        raise RunInterrupted(f"{saved} of {config.episodes} episodes are saved in {directory}; finish the run "
+                             f"with: recsim-lab run --resume {directory}") from None
+
+
+def create_run_directory(config: RunConfig, world: World, **extra: Any) -> Path:
+    """A new ``<out>/<env>__<agent>__<seed>__<time>/`` holding ``config.json`` (the resolved ``config``, the
+    world's shape and rules, and ``extra``)."""
     directory = _new_run_directory(Path(config.out), _label(config.env), _label(config.agent), config.seed)
-    _write_json(directory / "config.json", _resolved_config(config, world))
-    results = run_episodes(world, agent, episodes=config.episodes, seed=config.seed,
-                           checkpoint=directory / "checkpoint", split=config.split,
-                           batch_size=config.batch_size, progress=config.progress)
+    write_json(directory / "config.json", {**_resolved_config(config, world), **extra})
+    return directory
+
+
+def write_outputs(directory: Path, config: RunConfig, world: World, results: list[EpisodeResult],
+                  **extra: Any) -> dict[str, Any]:
+    """Write ``scores.csv``, ``episodes.csv``, ``trace.csv`` and, last, ``summary.json`` (with ``extra``
+    keys added) into ``directory``, each atomically; returns the summary."""
     horizon = world.rules.horizon
     users, scores = average_scores(results, horizon)
-    atomic_write_text(directory / "scores.csv", scores_csv(users, scores))
+    labels = original_user_ids(config.env, world.dataset.n_users)[users] if config.original_ids else None
+    atomic_write_text(directory / "scores.csv", scores_csv(users, scores, labels))
     atomic_write_text(directory / "episodes.csv", episodes_csv(results, horizon))
+    atomic_write_text(directory / "trace.csv", trace_csv(results))
     agent_seed, episode_seeds = derive_seeds(config.seed, config.episodes)
     summary = {
         "env": config.env, "agent": config.agent, "split": config.split, "users": int(users.size),
         **summarize(results, horizon),
         "seeds": {"run": config.seed, "agent": agent_seed, "episodes": episode_seeds},
         "versions": _versions(),
+        **extra,
     }
-    _write_json(directory / "summary.json", summary)
-    return RunOutcome(directory, summary)
+    write_json(directory / "summary.json", summary)
+    return summary
 
 
 def _label(spec: str) -> str:
@@ -158,7 +255,8 @@ def _resolved_config(config: RunConfig, world: World) -> dict[str, Any]:
                                         "rules": asdict(world.rules)}}
 
 
-def _write_json(path: Path, value: dict[str, Any]) -> None:
+def write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write ``value`` as indented JSON with sorted keys, atomically."""
     atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from recsim_lab.episode import EpisodeResult
+from recsim_lab.trace import TRACE_COLUMNS
 
 SCORES_HEADER = "user_id,avg_score"
 EPISODES_HEADER = "episode,user_id,score,clicks,steps"
+TRACE_HEADER = ",".join(("episode", *TRACE_COLUMNS))
 
 
 def average_scores(results: Sequence[EpisodeResult], horizon: int) -> tuple[np.ndarray, np.ndarray]:
@@ -23,10 +25,21 @@ def average_scores(results: Sequence[EpisodeResult], horizon: int) -> tuple[np.n
     return users, lengths.mean(axis=0) / horizon
 
 
-def scores_csv(users: np.ndarray, scores: np.ndarray) -> str:
-    """``scores.csv`` text: header then ``user_id,avg_score`` rows (shortest exact float repr)."""
-    rows = (f"{u},{s!r}" for u, s in zip(users.tolist(), scores.tolist()))
+def scores_csv(users: np.ndarray, scores: np.ndarray, labels: Sequence[str] | None = None) -> str:
+    """``scores.csv`` text: header then ``user_id,avg_score`` rows (shortest exact float repr).
+
+    ``labels``: one original id per row to write instead of the contiguous ``users`` (``--original-ids``);
+    quoted as CSV when it holds a comma, a quote or a line break.
+    """
+    ids = users.tolist() if labels is None else [_csv_field(str(label)) for label in labels]
+    rows = (f"{u},{s!r}" for u, s in zip(ids, scores.tolist()))
     return SCORES_HEADER + "\n" + "".join(row + "\n" for row in rows)
+
+
+def _csv_field(text: str) -> str:
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def episodes_csv(results: Sequence[EpisodeResult], horizon: int) -> str:
@@ -35,6 +48,14 @@ def episodes_csv(results: Sequence[EpisodeResult], horizon: int) -> str:
     for r in results:
         for user, length, clicks in zip(r.users.tolist(), r.session_length.tolist(), r.clicks.tolist()):
             lines.append(f"{r.episode},{user},{length / horizon!r},{clicks},{length}")
+    return "\n".join(lines) + "\n"
+
+
+def trace_csv(results: Sequence[EpisodeResult]) -> str:
+    """``trace.csv`` text: each episode's step trace (see :mod:`recsim_lab.trace`), one row per point."""
+    lines = [TRACE_HEADER]
+    for r in results:
+        lines.extend(f"{r.episode}," + ",".join(map(str, point)) for point in r.trace.tolist())
     return "\n".join(lines) + "\n"
 
 

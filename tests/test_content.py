@@ -1,0 +1,208 @@
+"""The content agent and the text-embedding cache, with a bag-of-words stand-in encoder (no torch model).
+
+One test (marked ``model``) loads the real packaged all-MiniLM-L6-v2.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zlib
+
+import numpy as np
+import pytest
+
+from agents.content import ContentAgent
+from recsim_lab.agent_checker import check_agent
+from recsim_lab.seen import SeenItems
+from recsim_lab.text_embeddings import (
+    EncodeSettings,
+    cache_key,
+    default_cache_dir,
+    embed_texts,
+    l2_normalised,
+)
+
+
+class HashingEncoder:
+    """Bag of words hashed into ``dim`` buckets; counts its calls."""
+
+    identity = "test-hashing-encoder-64"
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        self.calls = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                out[row, zlib.crc32(word.encode("utf-8")) % self.dim] += 1.0
+        return out
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Every test gets its own embedding cache; nothing is written to the home directory."""
+    monkeypatch.setenv("RECSIM_LAB_CACHE", str(tmp_path / "cache"))
+
+
+def fitted(data, **options) -> ContentAgent:
+    agent = ContentAgent(encoder=HashingEncoder(), show_progress=False, **options)
+    agent.fit(data, seed=0)
+    return agent
+
+
+def test_recommendations_are_distinct_in_range_and_outside_history(tiny_world):
+    data = tiny_world.dataset
+    agent = fitted(data)
+    users = np.arange(data.n_users, dtype=np.int64)
+    slates = agent.recommend(users, 5)
+    assert slates.shape == (users.size, 5) and slates.dtype == np.int64
+    assert (slates >= 0).all() and (slates < data.n_items).all()
+    assert (np.sort(slates, axis=1)[:, 1:] != np.sort(slates, axis=1)[:, :-1]).all()
+    history = SeenItems.from_histories(data.histories, data.n_items)
+    assert not history.contains(users, slates).any()
+
+
+def test_scores_are_float32_cosines_and_recommend_ranks_by_them(tiny_world):
+    data = tiny_world.dataset
+    agent = fitted(data)
+    users = np.array([3, 1, 7])
+    scores = agent.scores(users)
+    assert scores.shape == (3, data.n_items) and scores.dtype == np.float32
+    assert np.abs(scores).max() <= 1.0 + 1e-5
+    best = agent.recommend(users, 1)[:, 0]
+    scores[agent.seen.dense(users)] = -np.inf
+    np.testing.assert_array_equal(best, scores.argmax(axis=1))
+
+
+def test_save_then_load_into_a_fresh_agent_gives_identical_recommendations(tiny_world, tmp_path):
+    data = tiny_world.dataset
+    agent = fitted(data)
+    users = np.arange(12, dtype=np.int64)
+    slates = agent.recommend(users, 5)
+    agent.update(users, slates, np.where(users % 3 == 0, slates[:, 2], -1))  # clicks, ignores, penalties
+    expected = agent.recommend(users, 5)
+    agent.save(tmp_path / "checkpoint")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "checkpoint").iterdir()}
+
+    fresh = ContentAgent(encoder=HashingEncoder(), show_progress=False)
+    fresh.load(tmp_path / "checkpoint")
+    np.testing.assert_array_equal(fresh.recommend(users, 5), expected)
+    np.testing.assert_array_equal(fresh.scores(users), agent.scores(users))
+    fresh.save(tmp_path / "again")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "again").iterdir()} == before
+
+
+def test_checkpoint_stands_alone_without_the_embedding_cache(tiny_world, tmp_path):
+    import shutil
+
+    agent = fitted(tiny_world.dataset)
+    users = np.arange(5, dtype=np.int64)
+    expected = agent.recommend(users, 5)
+    agent.save(tmp_path / "checkpoint")
+    assert (tmp_path / "checkpoint" / "item_embeddings.npy").stat().st_nlink == 2  # hard link to the cache
+    shutil.rmtree(default_cache_dir())
+    fresh = ContentAgent(encoder=HashingEncoder(), show_progress=False)
+    fresh.load(tmp_path / "checkpoint")
+    np.testing.assert_array_equal(fresh.recommend(users, 5), expected)
+
+
+def test_recommend_does_not_change_state_and_the_checker_passes(tiny_world):
+    check_agent(ContentAgent(encoder=HashingEncoder(), show_progress=False), tiny_world.dataset)
+
+
+def test_a_click_moves_the_profile_towards_the_item(tiny_world):
+    agent = fitted(tiny_world.dataset)
+    user = np.array([0])
+    cosines = agent.scores(user)[0]
+    cosines[agent.seen.dense(user)[0]] = np.inf
+    item = int(np.argmin(cosines))  # the least similar unseen item
+    slate = np.array([[item, *agent.recommend(user, 4)[0]]])
+    before = float(cosines[item])
+    agent.update(user, slate, np.array([item]))
+    after = float(l2_normalised(agent.profiles[0]) @ agent.item_embeddings[item])
+    assert after > before
+    assert agent.seen.contains(user, np.array([[item]]))[0, 0]
+    assert item not in agent.recommend(user, 5)[0]
+
+
+def test_an_ignored_slate_is_not_shown_again(tiny_world):
+    agent = fitted(tiny_world.dataset)
+    users = np.arange(4, dtype=np.int64)
+    slates = agent.recommend(users, 5)
+    agent.update(users, slates, np.full(4, -1))
+    again = agent.recommend(users, 5)
+    assert not (again[:, :, None] == slates[:, None, :]).any()
+
+
+def test_embeddings_are_cached_and_the_encoder_is_not_called_again(tmp_path):
+    texts = ["stocks fall on rate fears", "team wins the final", "new phone battery lasts"]
+    encoder = HashingEncoder()
+    first = embed_texts(texts, encoder=encoder, cache_dir=tmp_path, show_progress=False)
+    second = embed_texts(texts, encoder=encoder, cache_dir=tmp_path, show_progress=False)
+    assert encoder.calls == 1
+    np.testing.assert_array_equal(first, second)
+    assert first.dtype == np.float32 and first.shape == (3, 64)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-6)
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+
+
+def test_the_cache_key_follows_texts_encoder_and_settings():
+    texts = ["stocks fall on rate fears", "team wins the final"]
+    encoder = HashingEncoder()
+    key = cache_key(texts, encoder=encoder)
+    assert cache_key(list(texts), encoder=encoder) == key
+    assert cache_key(["stocks fall on rate fears", "team wins the finals"], encoder=encoder) != key
+    assert cache_key(texts[::-1], encoder=encoder) != key
+    assert cache_key(["stocks fall on rate fears team", "wins the final"], encoder=encoder) != key
+    assert cache_key(texts, encoder=encoder, settings=EncodeSettings(normalize=False)) != key
+
+    class Other(HashingEncoder):
+        identity = "another-encoder"
+
+    assert cache_key(texts, encoder=Other()) != key
+
+
+def test_the_cache_dir_comes_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECSIM_LAB_CACHE", str(tmp_path / "here"))
+    assert default_cache_dir() == tmp_path / "here"
+    monkeypatch.delenv("RECSIM_LAB_CACHE")
+    assert default_cache_dir().parts[-3:] == (".cache", "recsim-lab", "embeddings")
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"decay": 1.5}, "decay must be [0, 1], got 1.5"),
+    ({"history_size": 0}, "history_size must be a positive integer, got 0"),
+    ({"negative_weight": -1.0}, "negative_weight must be a finite number >= 0, got -1.0"),
+    ({"backend": "tf"}, "backend must be one of ('auto', 'torch', 'onnx-int8'), got 'tf'"),
+])
+def test_invalid_options(options, message):
+    with pytest.raises(ValueError) as error:
+        ContentAgent(**options)
+    assert message in str(error.value)
+
+
+def test_a_missing_model_directory_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="is not a directory"):
+        embed_texts(["a"], encoder=tmp_path / "nowhere", cache_dir=tmp_path)
+
+
+def test_importing_does_not_import_torch():
+    code = ("import sys, agents.content, recsim_lab.text_embeddings; "
+            "print(sorted({'torch', 'sentence_transformers', 'onnxruntime'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.model
+def test_the_packaged_model_puts_paraphrases_closer_than_an_unrelated_sentence(tmp_path):
+    texts = ["The central bank raised interest rates again to fight inflation.",
+             "Interest rates were increased once more by the central bank to curb rising prices.",
+             "The home team won the basketball game in overtime."]
+    embeddings = embed_texts(texts, cache_dir=tmp_path, show_progress=False)  # default model and settings
+    assert embeddings.shape == (3, 384) and embeddings.dtype == np.float32
+    similar, unrelated = embeddings[0] @ embeddings[1], embeddings[0] @ embeddings[2]
+    assert similar > unrelated + 0.3, (similar, unrelated)

@@ -1,0 +1,128 @@
+"""Score CSVs: validation with every problem and its line, and the leaderboard."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsim_lab.cli import main
+from recsim_lab.leaderboard import (
+    LEADERBOARD_HEADER,
+    References,
+    leaderboard_csv,
+    rank,
+    reference_scores,
+    submission_names,
+)
+from recsim_lab.scoring import scores_csv
+from recsim_lab.submission import Submission, SubmissionError, read_submission
+
+USERS = np.arange(4)
+VALID = "user_id,avg_score\n0,0.5\n1,0.25\n2,0.0\n3,1.0\n"
+
+
+def write(tmp_path, text: str, name: str = "sub.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_valid_submission(tmp_path):
+    submission = read_submission(write(tmp_path, VALID), USERS)
+    assert submission.users.tolist() == [0, 1, 2, 3] and submission.scores.tolist() == [0.5, 0.25, 0.0, 1.0]
+    assert submission.mean_score == pytest.approx(0.4375)
+
+
+def test_any_order_a_byte_order_mark_crlf_quotes_and_blank_lines_are_fine(tmp_path):
+    text = '\ufeffuser_id,avg_score\r\n3,1.0\r\n\r\n"1",0.25\r\n0, 0.5\r\n2,0\r\n\r\n'
+    path = tmp_path / "sub.csv"
+    path.write_bytes(text.encode("utf-8"))
+    assert read_submission(path, USERS).users.tolist() == [3, 1, 0, 2]
+
+
+def test_the_runners_scores_csv_is_a_valid_submission(tmp_path):
+    scores = np.array([0.1, 0.2, 0.3, 0.4]) / 3
+    assert read_submission(write(tmp_path, scores_csv(USERS, scores)), USERS).scores.tolist() == scores.tolist()
+
+
+@pytest.mark.parametrize(("text", "problems"), [
+    ("", ["sub.csv: the file is empty; expected the header 'user_id,avg_score'"]),
+    ("user,score\n0,0.5\n1,0.25\n2,0.0\n3,1.0\n",
+     ["sub.csv, line 1: the header must be 'user_id,avg_score', got 'user,score'; the rows were not checked"]),
+    ("user_id,avg_score\n0,0.5\n1,0.25\n2,0.0\n",
+     ["sub.csv: 1 of 4 test users are missing: 3"]),
+    ("user_id,avg_score\n0,0.5\n1,0.25\n2,0.0\n3,1.0\n1,0.3\n",
+     ["sub.csv, line 6: user_id 1 appears twice (first on line 3)"]),
+    ("user_id,avg_score\n0,0.5\n1,0.25\n2,high\n3,1.0\n",
+     ["sub.csv, line 4: avg_score 'high' is not a number"]),
+    ("user_id,avg_score\n0,0.5\n1,-0.25\n2,nan\n3,1.5\n",
+     ["sub.csv, line 3: avg_score -0.25 is outside [0, 1]", "sub.csv, line 4: avg_score nan is outside [0, 1]",
+      "sub.csv, line 5: avg_score 1.5 is outside [0, 1]"]),
+    ("user_id,avg_score\nzero,0.5\n1,0.25\n2,0.0\n3,1.0\n",
+     ["sub.csv, line 2: user_id 'zero' is not a non-negative integer", "sub.csv: 1 of 4 test users are missing: 0"]),
+    ("user_id,avg_score\n0,0.5\n1,0.25\n2,0.0\n3,1.0\n9,0.1\n",
+     ["sub.csv, line 6: user_id 9 is not a test user of this world (ids 0..3)"]),
+    ("user_id,avg_score\n0,0.5,x\n1,0.25\n2,0.0\n3,1.0\n",
+     ["sub.csv, line 2: expected 2 fields (user_id,avg_score), got 3: '0,0.5,x'",
+      "sub.csv: 1 of 4 test users are missing: 0"]),
+])
+def test_every_problem_is_reported_with_its_line(tmp_path, text, problems):
+    with pytest.raises(SubmissionError) as caught:
+        read_submission(write(tmp_path, text), USERS)
+    assert [p.replace(str(tmp_path) + "/", "") for p in caught.value.problems] == problems
+
+
+def test_many_problems_in_one_file_are_all_reported(tmp_path):
+    text = "user_id,avg_score\n0,2\n0,0.1\nx,0.1\n1,abc\n"
+    with pytest.raises(SubmissionError) as caught:
+        read_submission(write(tmp_path, text), USERS)
+    assert len(caught.value.problems) == 5  # out of range, duplicate, not an id, not a number, missing users
+    assert "line 2" in str(caught.value) and "line 5" in str(caught.value) and "missing: 2, 3" in str(caught.value)
+
+
+def test_binary_garbage_is_a_submission_error(tmp_path):
+    path = tmp_path / "sub.csv"
+    path.write_bytes(b"user_id,avg_score\n\xff\xfe\x00\x01")
+    with pytest.raises(SubmissionError, match="not UTF-8 text"):
+        read_submission(path, USERS)
+
+
+def submission(scores) -> Submission:
+    return Submission(None, np.arange(len(scores)), np.asarray(scores, dtype=float))
+
+
+def test_ranking_is_best_first_ties_share_a_rank_and_keep_their_order():
+    references = References(random=0.1, oracle=0.3, episodes=5, seed=0)
+    entries = rank([("a", submission([0.2])), ("b", submission([0.3])), ("c", submission([0.2])),
+                    ("d", submission([0.1]))], references)
+    assert [(e.rank, e.name) for e in entries] == [(1, "b"), (2, "a"), (2, "c"), (4, "d")]
+    assert [e.normalised_score for e in entries] == pytest.approx([1.0, 0.5, 0.5, 0.0])
+    text = leaderboard_csv(entries)
+    assert text.splitlines()[0] == LEADERBOARD_HEADER and text.splitlines()[1].startswith("1,b,0.3,")
+
+
+def test_names_are_stems_unless_they_collide():
+    assert submission_names(["x/team_a.csv", "team_b.csv"]) == ["team_a", "team_b"]
+    assert submission_names(["runs/a/scores.csv", "runs/b/scores.csv"]) == ["runs/a/scores.csv", "runs/b/scores.csv"]
+
+
+def test_references_random_below_oracle(tiny_world):
+    references = reference_scores(tiny_world, episodes=2)
+    assert 0 < references.random < references.oracle <= 1
+    assert references.normalise(references.oracle) == pytest.approx(1.0)
+
+
+def test_score_command_ranks_the_valid_files_and_reports_the_others(tmp_path, tiny_world_dir, capsys):
+    users = np.arange(40)
+    good = write(tmp_path, scores_csv(users, np.full(40, 0.02)), "good.csv")
+    better = write(tmp_path, scores_csv(users, np.full(40, 0.03)), "better.csv")
+    bad = write(tmp_path, scores_csv(users[:-1], np.full(39, 0.5)), "bad.csv")
+    out = tmp_path / "leaderboard.csv"
+    assert main(["score", str(good), str(better), str(bad), "--env", str(tiny_world_dir), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "bad.csv: 1 of 40 test users are missing: 39" in captured.err and "left out" in captured.err
+    rows = [line.split(",") for line in out.read_text().splitlines()]
+    assert rows[0] == LEADERBOARD_HEADER.split(",")
+    assert [(r[0], r[1], r[4]) for r in rows[1:]] == [("1", "better", "40"), ("2", "good", "40")]
+    assert main(["score", str(good), "--env", str(tiny_world_dir)]) == 0
+    assert "references on" in capsys.readouterr().out
