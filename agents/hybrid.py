@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from recsim_lab.data import Dataset
-from recsim_lab.ranking import top_k
+from recsim_lab.ranking import later_repeats, top_k
 from recsim_lab.seen import SeenItems
 
 _CHUNK_USERS = 256  # users blended at a time, bounding the (users x candidates x dim) gathers
@@ -87,11 +87,7 @@ class HybridAgent:
 
     def _by_blend(self, users: np.ndarray, k: int) -> np.ndarray:
         candidates = np.concatenate([agent.candidates(users, self.candidates) for agent in self.agents], axis=1)
-        order = np.argsort(candidates, axis=1, kind="stable")
-        ordered = np.take_along_axis(candidates, order, axis=1)
-        invalid = np.zeros(candidates.shape, dtype=bool)  # padding, or an item another child also proposed
-        np.put_along_axis(invalid, order[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
-        invalid |= candidates < 0
+        invalid = later_repeats(candidates) | (candidates < 0)  # an item another child proposed too, or padding
         items = np.where(invalid, 0, candidates)
         blend = np.zeros(candidates.shape, dtype=np.float32)
         for agent, weight in zip(self.agents, self.weights):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse
 
+from envs.synthetic import distinct_rows
 from recsim_lab.choice import click_probabilities, sample_choices
 from recsim_lab.seen import SeenItems
 from recsim_lab.world import Rules
@@ -178,7 +179,7 @@ def _draw_logs(rng: np.random.Generator, users: np.ndarray, items: np.ndarray, i
                          + (rng.random((need.size, k)) * sizes[category][:, None]).astype(np.int64)]
         focused = rng.random((need.size, k)) < config.exposure_focus
         slates = np.where(focused, within, rng.integers(n_items, size=(need.size, k)))
-        slates = _distinct_rows(rng, slates, n_items)
+        slates = distinct_rows(rng, slates, n_items)
         scores = np.einsum("bd,bkd->bk", users[need], items[slates])
         scores[seen.contains(need, slates)] = -np.inf
         choice = sample_choices(click_probabilities(scores, rules.no_click_threshold, rules.temperature),
@@ -195,13 +196,3 @@ def _draw_logs(rng: np.random.Generator, users: np.ndarray, items: np.ndarray, i
     return np.concatenate(out_user), np.concatenate(out_item), np.concatenate(out_time)
 
 
-def _distinct_rows(rng: np.random.Generator, slates: np.ndarray, n_items: int) -> np.ndarray:
-    """Redraw, from the whole catalogue, every entry that repeats an earlier one in its row."""
-    while True:
-        order = np.argsort(slates, axis=1, kind="stable")
-        ordered = np.take_along_axis(slates, order, axis=1)
-        repeat = np.zeros(slates.shape, dtype=bool)
-        np.put_along_axis(repeat, order[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
-        if not repeat.any():
-            return slates
-        slates[repeat] = rng.integers(n_items, size=int(repeat.sum()))

@@ -23,6 +23,7 @@ import numpy as np
 from envs.vocabulary import DESCRIPTION_TEMPLATES, HEADLINE_TEMPLATES, TOPICS
 from recsim_lab.choice import click_probabilities, sample_choices
 from recsim_lab.data import Dataset
+from recsim_lab.ranking import later_repeats
 from recsim_lab.seen import SeenItems
 from recsim_lab.world import Rules, World
 
@@ -181,15 +182,17 @@ def _exposure_slates(rng: np.random.Generator, subs: np.ndarray, by_sub: np.ndar
     focused = (rng.random((subs.size, k)) < config.exposure_focus) & (count > 0)
     within = by_sub[(sub_start[subs][:, None] + rng.random((subs.size, k)) * count).astype(np.int64)
                     .clip(max=len(by_sub) - 1)]
-    slates = np.where(focused, within, rng.integers(config.n_items, size=(subs.size, k)))
+    return distinct_rows(rng, np.where(focused, within, rng.integers(config.n_items, size=(subs.size, k))),
+                         config.n_items)
+
+
+def distinct_rows(rng: np.random.Generator, slates: np.ndarray, n_items: int) -> np.ndarray:
+    """Redraw, from the whole catalogue, every entry that repeats an earlier one in its row (in place)."""
     while True:
-        order = np.argsort(slates, axis=1, kind="stable")
-        ordered = np.take_along_axis(slates, order, axis=1)
-        repeat = np.zeros(slates.shape, dtype=bool)
-        np.put_along_axis(repeat, order[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
+        repeat = later_repeats(slates)
         if not repeat.any():
             return slates
-        slates[repeat] = rng.integers(config.n_items, size=int(repeat.sum()))
+        slates[repeat] = rng.integers(n_items, size=int(repeat.sum()))
 
 
 def _write_texts(rng: np.random.Generator, item_sub: np.ndarray) -> tuple[list[str], list[str]]:

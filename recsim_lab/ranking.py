@@ -26,6 +26,15 @@ def top_k_unseen(scores: np.ndarray, users: np.ndarray, seen: SeenItems, k: int)
     return top_k(scores, k)
 
 
+def later_repeats(rows: np.ndarray) -> np.ndarray:
+    """``(B, k)`` bool: True where an entry repeats an earlier entry of its row (the first copy stays False)."""
+    order = np.argsort(rows, axis=1, kind="stable")
+    ordered = np.take_along_axis(rows, order, axis=1)
+    repeat = np.zeros(rows.shape, dtype=bool)
+    np.put_along_axis(repeat, order[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
+    return repeat
+
+
 def top_k_unseen_by_chunks(scores: Callable[[np.ndarray], np.ndarray], users: np.ndarray, seen: SeenItems,
                            k: int, cells: int = 1 << 23) -> np.ndarray:
     """:func:`top_k_unseen` over ``scores(chunk) -> (len(chunk), n_items)`` for consecutive chunks of
@@ -105,10 +114,7 @@ def random_unseen(rng: np.random.Generator, users: np.ndarray, seen: SeenItems, 
     todo = np.arange(users.size)
     while todo.size:
         draws = rng.integers(n_items, size=(todo.size, 2 * k))
-        ordered = np.sort(draws, axis=1)
-        order = np.argsort(draws, axis=1, kind="stable")
-        repeat = np.zeros(draws.shape, dtype=bool)  # a later copy of an item already drawn in the row
-        np.put_along_axis(repeat, order[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
+        repeat = later_repeats(draws)
         sparse = seen.n_items - seen.sizes[users[todo]] < k
         blocked = repeat | (seen.contains(users[todo], draws) & ~sparse[:, None])
         enough = (~blocked).sum(axis=1) >= k
