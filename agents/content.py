@@ -36,7 +36,7 @@ The multi-interest variant also costs one matrix product per remembered click, a
 a few percent, so neither is used. ``scores(users)`` exposes the full score rows (cosine less penalties)
 for blending.
 
-At the DataLab scale (209,527 items, 384 dimensions) a round of 2,000 users takes about 12 s on 2 cores
+At the DataLab scale (209,527 items, 384 dimensions) a round of 2,000 users took 6-12 s on 2 busy cores
 (one ``(40, 384) x (384, 209,527)`` product and a top-k per chunk of 40 users); the checkpoint's item
 embeddings (322 MB) are a hard link to the cache file when possible, so they cost no extra disk.
 """
