@@ -67,6 +67,17 @@ def read_mind(directory: str | Path) -> ClickLog:
     unknown: dict[str, int] = {}
     parsed_times: dict[str, float] = {}
     rows = 0
+
+    def add_click(user: int, news: str, when: float) -> None:
+        """Record one click; a news id missing from news.tsv is counted and dropped."""
+        item = lookup(news)
+        if item < 0:
+            unknown[news] = unknown.get(news, 0) + 1
+            return
+        users.append(user)
+        clicked.append(item)
+        times.append(when)
+
     for number, text in read_lines(behaviors_path):
         parts = text.split("\t")
         if len(parts) != 5:
@@ -86,26 +97,14 @@ def read_mind(directory: str | Path) -> ClickLog:
         user = book.add(user_text)
         rows += 1
         for news in parts[3].split():
-            item = lookup(news)
-            if item < 0:
-                unknown[news] = unknown.get(news, 0) + 1
-                continue
-            users.append(user)
-            clicked.append(item)
-            times.append(-np.inf)
+            add_click(user, news, -np.inf)
         for pair in parts[4].split():
             news, sep, label = pair.rpartition("-")
             if not sep or label not in ("0", "1") or not news:
                 raise DataFormatError(behaviors_path, f"impressions must be news-label pairs such as N123-1 "
                                                       f"(label 0 or 1), got {pair!r}", number)
             if label == "1":
-                item = lookup(news)
-                if item < 0:
-                    unknown[news] = unknown.get(news, 0) + 1
-                    continue
-                users.append(user)
-                clicked.append(item)
-                times.append(when)
+                add_click(user, news, when)
     user_ids, remap = book.finish()
     provisional = np.asarray(users, dtype=np.int64)
     return ClickLog(
