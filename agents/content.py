@@ -43,7 +43,6 @@ embeddings (322 MB) are a hard link to the cache file when possible, so they cos
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +52,10 @@ import numpy as np
 from recsim_lab.checkpoint import load_arrays, load_json, save_arrays, save_json
 from recsim_lab.data import Dataset
 from recsim_lab.ranking import top_k_unseen_by_chunks
-from recsim_lab.retrieval import FULL_ROW_ITEMS, InnerProductIndex, unseen_candidates
+from recsim_lab.retrieval import FULL_ROW_ITEMS, InnerProductIndex, load_index, save_index, unseen_candidates
 from recsim_lab.seen import SeenItems
-from recsim_lab.text_embeddings import EncodeSettings, cached_embeddings, l2_normalised
+from recsim_lab.sentence_model import EncodeSettings
+from recsim_lab.text_embeddings import cached_embeddings, l2_normalised, projected
 
 _FORMAT = 1
 _META = "content.json"
@@ -70,7 +70,8 @@ class ContentAgent:
     """``None`` (the packaged all-MiniLM-L6-v2), the path of a local sentence-transformers model directory,
     or an object with ``encode(texts) -> (n, dim) array`` (a stand-in, e.g. in tests)."""
     backend: str = "auto"
-    """Embedding backend: ``"auto"``, ``"torch"`` or ``"onnx-int8"`` (see :mod:`recsim_lab.text_embeddings`)."""
+    """Embedding backend: ``"auto"``, ``"torch"``, ``"openvino"`` or ``"openvino-int8"`` (see
+    :mod:`recsim_lab.sentence_model`)."""
     cache_dir: str | None = None
     """Embedding cache directory; ``None``: ``$RECSIM_LAB_CACHE`` or ``~/.cache/recsim-lab/embeddings``."""
     history_size: int = 50
@@ -83,12 +84,15 @@ class ContentAgent:
     """Score taken off every item of a slate the user ignored (1 or more: effectively never shown again)."""
     passed_penalty: float = 0.1
     """Score taken off the items of a clicked slate that the user did not click."""
+    dim: int | None = 128
+    """Width of the vectors scored: the embeddings projected onto their ``dim`` leading principal directions
+    (uncentred) and scaled back to unit length; ``None`` (or the encoder's width or more) keeps them whole."""
     show_progress: bool = True
     """Show a progress bar while embedding."""
 
     item_embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), init=False,
                                         repr=False)
-    """``(n_items, dim)`` float32 unit rows."""
+    """``(n_items, dim)`` float32 unit rows: the (projected) text embeddings."""
     profiles: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), init=False, repr=False)
     """``(n_users, dim)`` float32 unnormalised profiles."""
     fallback: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), init=False, repr=False)
@@ -97,14 +101,17 @@ class ContentAgent:
     ignored: SeenItems | None = field(default=None, init=False, repr=False)
     passed: SeenItems | None = field(default=None, init=False, repr=False)
     embedding_key: str = field(default="", init=False, repr=False)
-    index: InnerProductIndex | None = field(default=None, init=False, repr=False)
     """Cache key of the item embeddings (:func:`recsim_lab.text_embeddings.cache_key`), for provenance."""
-    _embedding_file: Path | None = field(default=None, init=False, repr=False)
+    index: InnerProductIndex | None = field(default=None, init=False, repr=False)
+    """Retrieval index over ``item_embeddings`` for ``candidates`` (approximate from
+    :data:`recsim_lab.retrieval.EXACT_BELOW` items on, built in ``fit`` and kept in the checkpoint)."""
 
     def __post_init__(self) -> None:
         EncodeSettings(backend=self.backend)  # validates the name
         if isinstance(self.history_size, bool) or not isinstance(self.history_size, int) or self.history_size < 1:
             raise ValueError(f"history_size must be a positive integer, got {self.history_size!r}")
+        if self.dim is not None and (isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1):
+            raise ValueError(f"dim must be a positive integer or None, got {self.dim!r}")
         for name, low, high in (("decay", 0.0, 1.0), ("negative_weight", 0.0, np.inf),
                                 ("ignore_penalty", 0.0, np.inf), ("passed_penalty", 0.0, np.inf)):
             value = getattr(self, name)
@@ -123,8 +130,8 @@ class ContentAgent:
         cached = cached_embeddings(data.item_texts(), encoder=self.encoder,
                                    settings=EncodeSettings(backend=self.backend), cache_dir=self.cache_dir,
                                    show_progress=self.show_progress)
-        embeddings = self.item_embeddings = cached.embeddings  # unit rows, bit-identical to the cache file
-        self.embedding_key, self._embedding_file = cached.key, cached.path
+        embeddings = self.item_embeddings = projected(cached.embeddings, self.dim)
+        self.embedding_key = cached.key
         self.profiles = np.zeros((data.n_users, embeddings.shape[1]), dtype=np.float32)
         for user, history in enumerate(data.histories):
             recent = history[-self.history_size:]
@@ -134,8 +141,8 @@ class ContentAgent:
         self.fallback = l2_normalised(l2_normalised(self.profiles).sum(axis=0))
         self.seen = SeenItems.from_histories(data.histories, data.n_items)
         self.ignored = SeenItems(data.n_users, data.n_items)
-        self.index = None
         self.passed = SeenItems(data.n_users, data.n_items)
+        self.index = InnerProductIndex(embeddings)
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         """``(B, n_items)`` float32: cosine between each user's profile and every item, less the penalties
@@ -170,8 +177,6 @@ class ContentAgent:
         """``(B, n)`` the ``n`` unseen items most cosine-similar to each profile, via the retrieval index
         (approximate above 50,000 items; ``ignore_penalty`` is not applied here; -1 pads)."""
         users = np.asarray(users, dtype=np.int64)
-        if self.index is None:
-            self.index = InnerProductIndex(self.item_embeddings)
         return unseen_candidates(self.index, l2_normalised(self.profiles[users]), users, self.seen, n)
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
@@ -201,17 +206,14 @@ class ContentAgent:
         self.seen.add(users, clicks)
 
     def save(self, path: Path) -> None:
-        """Write profiles, the history set, the ignored and passed-over (user, item) pairs and the item
-        embeddings: the checkpoint stands alone.
-
-        ``item_embeddings.npy`` is a hard link to the embedding cache file when both lie on one file system
-        (no extra disk at 209,527 items), otherwise a copy. ``content.json`` records the cache key.
-        """
+        """Write profiles, the history set, the ignored and passed-over (user, item) pairs and the (projected)
+        item embeddings, and the retrieval index when it is approximate: the checkpoint stands alone.
+        ``content.json`` records the cache key."""
         path = Path(path)
-        save_arrays(path, profiles=self.profiles, fallback=self.fallback,
+        save_arrays(path, profiles=self.profiles, fallback=self.fallback, item_embeddings=self.item_embeddings,
                     ignored_pairs=_pairs(self.ignored), passed_pairs=_pairs(self.passed))
-        self._save_embeddings(path / "item_embeddings.npy")
         self.seen.save(path)
+        save_index(self.index, path)
         save_json(path / _META, {"format": _FORMAT, "embedding_key": self.embedding_key,
                                  "n_items": int(self.item_embeddings.shape[0]),
                                  "dim": int(self.item_embeddings.shape[1])})
@@ -236,23 +238,7 @@ class ContentAgent:
         self.profiles, self.fallback, self.item_embeddings = profiles, fallback, embeddings
         self.seen, self.ignored, self.passed = seen, ignored, passed
         self.embedding_key = meta["embedding_key"]
-        self._embedding_file = None
-        self.index = None
-
-    # ------------------------------------------------------------------------------------------ helpers
-
-    def _save_embeddings(self, target: Path) -> None:
-        source = self._embedding_file
-        if source is not None and _same_array(source, self.item_embeddings):
-            link = target.with_name(f".{target.name}.{os.getpid()}.link")
-            try:
-                link.unlink(missing_ok=True)
-                os.link(source, link)
-                os.replace(link, target)
-                return
-            except OSError:
-                link.unlink(missing_ok=True)
-        save_arrays(target.parent, **{target.stem: self.item_embeddings})
+        self.index = load_index(embeddings, path)
 
 
 def _pairs(items: SeenItems) -> np.ndarray:
@@ -272,15 +258,6 @@ def _from_pairs(pairs: np.ndarray, like: SeenItems) -> SeenItems:
     items = SeenItems(like.n_users, like.n_items)
     items.add(pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64))
     return items
-
-
-def _same_array(path: Path, array: np.ndarray) -> bool:
-    """Whether the ``.npy`` file at ``path`` holds exactly ``array`` (read through a memory map)."""
-    try:
-        stored = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):
-        return False
-    return stored.dtype == array.dtype and stored.shape == array.shape and bool(np.array_equal(stored, array))
 
 
 __all__ = ["ContentAgent"]

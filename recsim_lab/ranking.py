@@ -47,11 +47,34 @@ def top_k_unseen_by_chunks(scores: Callable[[np.ndarray], np.ndarray], users: np
     return slates
 
 
+_BLOCK = 64  # columns per block in the two-stage selection of :func:`top_k`
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """``(B, k)`` int64 indices of each row's ``k`` largest entries, largest first.
 
-    Deterministic; among entries tied at the k-th value, which ones are kept is up to the partition.
+    Deterministic; among entries tied at the k-th value, which ones are kept is up to the selection.
+
+    Long rows go in two stages: the row is cut into blocks of 64 columns and only the ``k`` blocks with the
+    largest maxima are searched. That is exact: a block holding one of the ``k`` largest entries has a
+    maximum at least that large, and at most ``k - 1`` other blocks can have a larger one. A max-reduction
+    is about 15 times cheaper per entry than a partition, so a top-5 over 3,000 items costs a tenth.
     """
+    n = scores.shape[1]
+    if n < 4 * k * _BLOCK:
+        return _partition_top_k(scores, k)
+    starts = np.arange(0, n, _BLOCK)
+    blocks = np.sort(_partition_top_k(np.maximum.reduceat(scores, starts, axis=1), k), axis=1)  # (B, k)
+    columns = (starts[blocks][:, :, None] + np.arange(_BLOCK)).reshape(len(scores), k * _BLOCK)  # ascending
+    outside = columns >= n  # the last block may be short
+    values = np.take_along_axis(scores, np.minimum(columns, n - 1), axis=1)
+    values = values.astype(np.result_type(values.dtype, np.float32), copy=False)
+    values[outside] = np.nan  # loses to every real entry, -inf included, in the selection below
+    return np.take_along_axis(columns, _partition_top_k(values, k), axis=1)
+
+
+def _partition_top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k` by one partition per row (NaN entries come last)."""
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     part.sort(axis=1)  # tied entries that were kept come out by lower index under the stable sort below
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")

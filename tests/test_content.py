@@ -15,12 +15,13 @@ import pytest
 from agents.content import ContentAgent
 from recsim_lab.agent_checker import check_agent
 from recsim_lab.seen import SeenItems
+from recsim_lab.sentence_model import EncodeSettings
 from recsim_lab.text_embeddings import (
-    EncodeSettings,
     cache_key,
     default_cache_dir,
     embed_texts,
     l2_normalised,
+    projected,
 )
 
 
@@ -103,7 +104,6 @@ def test_checkpoint_stands_alone_without_the_embedding_cache(tiny_world, tmp_pat
     users = np.arange(5, dtype=np.int64)
     expected = agent.recommend(users, 5)
     agent.save(tmp_path / "checkpoint")
-    assert (tmp_path / "checkpoint" / "item_embeddings.npy").stat().st_nlink == 2  # hard link to the cache
     shutil.rmtree(default_cache_dir())
     fresh = ContentAgent(encoder=HashingEncoder(), show_progress=False)
     fresh.load(tmp_path / "checkpoint")
@@ -112,6 +112,30 @@ def test_checkpoint_stands_alone_without_the_embedding_cache(tiny_world, tmp_pat
 
 def test_recommend_does_not_change_state_and_the_checker_passes(tiny_world):
     check_agent(ContentAgent(encoder=HashingEncoder(), show_progress=False), tiny_world.dataset)
+
+
+def test_a_projection_keeps_the_cosines_of_vectors_in_a_subspace_of_its_width():
+    rng = np.random.default_rng(0)
+    plane = np.linalg.qr(rng.standard_normal((6, 2)))[0]  # an orthonormal basis of a plane in 6 dimensions
+    vectors = rng.standard_normal((50, 2)) @ plane.T
+    cosines = l2_normalised(vectors) @ l2_normalised(vectors).T
+    flat = projected(vectors, 2)
+    assert flat.shape == (50, 2) and flat.dtype == np.float32
+    np.testing.assert_allclose(flat @ flat.T, cosines, atol=1e-5)
+    np.testing.assert_array_equal(projected(vectors, 6), l2_normalised(vectors))  # no narrower: unprojected
+    np.testing.assert_array_equal(projected(vectors, None), l2_normalised(vectors))
+
+
+def test_a_projected_agent_scores_with_the_narrow_vectors_and_restores_them(tiny_world, tmp_path):
+    agent = fitted(tiny_world.dataset, dim=8)
+    assert agent.item_embeddings.shape == (tiny_world.dataset.n_items, 8)
+    assert agent.profiles.shape[1] == 8
+    check_agent(ContentAgent(encoder=HashingEncoder(), show_progress=False, dim=8), tiny_world.dataset)
+    users = np.arange(6, dtype=np.int64)
+    agent.save(tmp_path)
+    fresh = ContentAgent(encoder=HashingEncoder(), show_progress=False, dim=8)
+    fresh.load(tmp_path)
+    np.testing.assert_array_equal(fresh.recommend(users, 5), agent.recommend(users, 5))
 
 
 def test_a_click_moves_the_profile_towards_the_item(tiny_world):
@@ -176,8 +200,9 @@ def test_the_cache_dir_comes_from_the_environment(monkeypatch, tmp_path):
 @pytest.mark.parametrize(("options", "message"), [
     ({"decay": 1.5}, "decay must be [0, 1], got 1.5"),
     ({"history_size": 0}, "history_size must be a positive integer, got 0"),
+    ({"dim": 0}, "dim must be a positive integer or None, got 0"),
     ({"negative_weight": -1.0}, "negative_weight must be a finite number >= 0, got -1.0"),
-    ({"backend": "tf"}, "backend must be one of ('auto', 'torch', 'onnx-int8'), got 'tf'"),
+    ({"backend": "tf"}, "backend must be one of ('auto', 'torch', 'openvino', 'openvino-int8'), got 'tf'"),
 ])
 def test_invalid_options(options, message):
     with pytest.raises(ValueError) as error:
@@ -192,7 +217,7 @@ def test_a_missing_model_directory_is_rejected(tmp_path):
 
 def test_importing_does_not_import_torch():
     code = ("import sys, agents.content, recsim_lab.text_embeddings; "
-            "print(sorted({'torch', 'sentence_transformers', 'onnxruntime'} & set(sys.modules)))")
+            "print(sorted({'torch', 'sentence_transformers', 'openvino', 'nncf'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

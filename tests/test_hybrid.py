@@ -78,7 +78,7 @@ def test_hybrid_passes_the_checker(mode, tiny_world):
     ({"mode": "mix"}, "mode must be one of ('slots', 'blend'), got 'mix'"),
     ({"weights": (1.0,)}, "weights must have one entry per child (2)"),
     ({"mode": "slots", "slots": (5,)}, "slots must have one non-negative entry per child (2)"),
-    ({"children": ("test_hybrid:Rising", "popularity")}, "mode='blend' needs children with candidates()"),
+    ({"children": ("test_hybrid:Rising", "popularity")}, "mode='blend' needs children with scores(), candidates()"),
     ({"child_options": {"content": {}}, "children": ("test_hybrid:Rising", "test_hybrid:Falling")},
      "child_options names ['content']"),
 ])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from recsim_lab.retrieval import InnerProductIndex
 
@@ -15,7 +16,7 @@ def test_exact_search_matches_brute_force():
     np.testing.assert_array_equal(found, expected)
 
 
-def test_approximate_search_has_high_recall_and_follows_updates():
+def test_approximate_search_has_high_recall_and_restores_from_its_bytes():
     rng = np.random.default_rng(1)
     centres = rng.standard_normal((40, 16))
     items = (centres[rng.integers(40, size=20_000)] + 0.3 * rng.standard_normal((20_000, 16))).astype(np.float32)
@@ -25,5 +26,9 @@ def test_approximate_search_has_high_recall_and_follows_updates():
     approximate = index.search(queries, 50)
     recall = np.mean([np.intersect1d(a, e).size / 50 for a, e in zip(approximate, exact)])
     assert recall > 0.9
-    index.update(np.array([7]), 100 * queries[:1])  # item 7 now dominates query 0
-    assert index.search(queries[:1], 5)[0, 0] == 7
+    restored = InnerProductIndex(items, serialized=index.serialized())
+    assert not restored.exact
+    np.testing.assert_array_equal(restored.search(queries, 50), approximate)
+    with pytest.raises(ValueError, match="holds 20000 vectors of width 16, not the 100 x 16 items"):
+        InnerProductIndex(items[:100], serialized=index.serialized())
+    assert InnerProductIndex(items, exact=True).serialized() is None
