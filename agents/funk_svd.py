@@ -89,8 +89,8 @@ class FunkSVDAgent:
     """Each user's known history: initial clicks and every click seen by ``update``."""
     index: InnerProductIndex | None = field(default=None, init=False, repr=False)
     """Retrieval index over ``item_keys`` for ``candidates``: exact (reading the live keys) below
-    :data:`recsim_lab.retrieval.EXACT_BELOW` items, else approximate, built in ``fit``, kept in the checkpoint
-    and updated with every item that ``update`` moves."""
+    :data:`recsim_lab.retrieval.EXACT_BELOW` items, else approximate, built in ``fit`` from the warm-started
+    keys and kept in the checkpoint."""
 
     def __post_init__(self) -> None:
         for name in ("factors", "epochs", "negatives", "batch_size", "online_steps", "online_negatives"):
@@ -157,8 +157,9 @@ class FunkSVDAgent:
     def candidates(self, users: np.ndarray, n: int) -> np.ndarray:
         """``(B, n)`` the ``n`` best-scoring unseen items per user, via the retrieval index (-1 pads).
 
-        The index follows online learning: exact below :data:`recsim_lab.retrieval.EXACT_BELOW` items (it
-        reads ``item_keys`` in place), approximate above, where ``update`` re-files every item it moved.
+        Exact below :data:`recsim_lab.retrieval.EXACT_BELOW` items (the index reads ``item_keys`` in place,
+        so it follows online learning); above, the approximate index holds the keys as ``fit`` left them and
+        is not refreshed, so callers re-score the candidates with :meth:`scores_of`.
         """
         self._check_fitted()
         return unseen_candidates(self.index, self.queries(users), users, self.seen, n)
@@ -202,7 +203,6 @@ class FunkSVDAgent:
         rows = np.broadcast_to(users[:, None], items.shape)[live]
         for _ in range(self.online_steps):
             self._sgd(rows, items[live], labels[live], weights[live])
-        self.index.update(items[live])
         self.seen.add(users, clicks)
         self.counters[1] += 1
 

@@ -66,7 +66,6 @@ class InnerProductIndex:
             sample = np.random.default_rng(seed).choice(n_items, size=min(n_items, 64 * n_lists), replace=False)
             self.index.train(self.items[np.sort(sample)])
             self.index.add(self.items)
-            self.index.make_direct_map(True)  # id -> (list, offset), so that update() is O(1) per item
             self.index.nprobe = nprobe
 
     def search(self, queries: np.ndarray, n: int) -> np.ndarray:
@@ -81,16 +80,6 @@ class InnerProductIndex:
 
             return top_k(queries @ self.items.T, n)
         return self.index.search(queries, n)[1].astype(np.int64, copy=False)
-
-    def update(self, ids: np.ndarray) -> None:
-        """Re-file the items ``ids`` after their rows of ``items`` changed in place (e.g. online learning).
-
-        Exact search reads ``items`` itself and needs nothing; the approximate index moves each item to the
-        cluster of its new vector (about 5 microseconds per item).
-        """
-        if not self.exact:
-            ids = np.unique(np.asarray(ids, dtype=np.int64))
-            self.index.update_vectors(ids, self.items[ids])
 
     def serialized(self) -> np.ndarray | None:
         """The approximate index as ``(m,)`` uint8 bytes for a checkpoint; ``None`` for exact search."""

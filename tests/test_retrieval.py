@@ -16,26 +16,17 @@ def test_exact_search_matches_brute_force():
     np.testing.assert_array_equal(found, expected)
 
 
-def test_approximate_search_has_high_recall_follows_updates_and_restores_from_its_bytes():
+def test_approximate_search_has_high_recall_and_restores_from_its_bytes():
     rng = np.random.default_rng(1)
     centres = rng.standard_normal((40, 16))
     items = (centres[rng.integers(40, size=20_000)] + 0.3 * rng.standard_normal((20_000, 16))).astype(np.float32)
-    original_7 = items[7].copy()
     queries = centres[rng.integers(40, size=200)] + 0.3 * rng.standard_normal((200, 16))
     exact = InnerProductIndex(items, exact=True).search(queries, 50)
     index = InnerProductIndex(items, exact=False, nprobe=24, seed=0)
     approximate = index.search(queries, 50)
     recall = np.mean([np.intersect1d(a, e).size / 50 for a, e in zip(approximate, exact)])
     assert recall > 0.9
-    before = index.serialized()
-    items[7] = 100 * queries[0]  # item 7 now dominates query 0, but the index has not been told
-    assert index.search(queries[:1], 5)[0, 0] != 7
-    index.update(np.array([7]))
-    assert index.search(queries[:1], 5)[0, 0] == 7
-    items[7] = original_7
-    index.update(np.array([7]))
-    np.testing.assert_array_equal(index.search(queries, 50), approximate)
-    restored = InnerProductIndex(items, serialized=before)
+    restored = InnerProductIndex(items, serialized=index.serialized())
     assert not restored.exact
     np.testing.assert_array_equal(restored.search(queries, 50), approximate)
     with pytest.raises(ValueError, match="holds 20000 vectors of width 16, not the 100 x 16 items"):
