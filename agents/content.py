@@ -52,7 +52,7 @@ import numpy as np
 from recsim_lab.checkpoint import load_arrays, load_json, save_arrays, save_json
 from recsim_lab.data import Dataset
 from recsim_lab.ranking import top_k_unseen_by_chunks
-from recsim_lab.retrieval import FULL_ROW_ITEMS, InnerProductIndex, load_index, save_index, unseen_candidates
+from recsim_lab.retrieval import FULL_ROW_ITEMS
 from recsim_lab.seen import SeenItems
 from recsim_lab.sentence_model import EncodeSettings
 from recsim_lab.text_embeddings import cached_embeddings, l2_normalised, projected
@@ -102,9 +102,6 @@ class ContentAgent:
     passed: SeenItems | None = field(default=None, init=False, repr=False)
     embedding_key: str = field(default="", init=False, repr=False)
     """Cache key of the item embeddings (:func:`recsim_lab.text_embeddings.cache_key`), for provenance."""
-    index: InnerProductIndex | None = field(default=None, init=False, repr=False)
-    """Retrieval index over ``item_embeddings`` for ``candidates`` (approximate from
-    :data:`recsim_lab.retrieval.EXACT_BELOW` items on, built in ``fit`` and kept in the checkpoint)."""
 
     def __post_init__(self) -> None:
         EncodeSettings(backend=self.backend)  # validates the name
@@ -142,26 +139,35 @@ class ContentAgent:
         self.seen = SeenItems.from_histories(data.histories, data.n_items)
         self.ignored = SeenItems(data.n_users, data.n_items)
         self.passed = SeenItems(data.n_users, data.n_items)
-        self.index = InnerProductIndex(embeddings)
+
+    @property
+    def item_keys(self) -> np.ndarray:
+        """``(n_items, dim)`` the item side of the cosine: ``scores = queries(users) @ item_keys.T`` less the
+        penalties (what :class:`agents.hybrid.HybridAgent` retrieves with at large catalogues)."""
+        return self.item_embeddings
+
+    def queries(self, users: np.ndarray) -> np.ndarray:
+        """``(B, dim)`` float32 unit profiles of ``users``; users without clicks get the fallback direction."""
+        queries = l2_normalised(self.profiles[np.asarray(users, dtype=np.int64)])
+        cold = ~queries.any(axis=1)
+        if cold.any():
+            queries[cold] = self.fallback
+        return queries
 
     def scores(self, users: np.ndarray) -> np.ndarray:
         """``(B, n_items)`` float32: cosine between each user's profile and every item, less the penalties
         for items ignored or passed over in this session. History items are not masked."""
         users = np.asarray(users, dtype=np.int64)
-        profiles = l2_normalised(self.profiles[users])
-        cold = ~profiles.any(axis=1)
-        if cold.any():
-            profiles[cold] = self.fallback
-        scores = profiles @ self.item_embeddings.T
+        scores = self.queries(users) @ self.item_embeddings.T
         for penalty, shown in ((self.ignore_penalty, self.ignored), (self.passed_penalty, self.passed)):
             if penalty and shown.sizes[users].any():
                 np.subtract(scores, np.float32(penalty), out=scores, where=shown.dense(users))
         return scores
 
     def scores_of(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """``(B, C)`` float32 cosine scores of ``items[b, c]`` for ``users[b]``, or of shared ``(C,)`` items."""
+        """``(B, C)`` float32 :meth:`scores` of ``items[b, c]`` for ``users[b]``, or of shared ``(C,)`` items."""
         users = np.asarray(users, dtype=np.int64)
-        queries = l2_normalised(self.profiles[users])
+        queries = self.queries(users)
         if items.ndim == 1:
             scores = queries @ self.item_embeddings[items].T
             items = np.broadcast_to(items, scores.shape)
@@ -169,15 +175,10 @@ class ContentAgent:
             scores = np.take_along_axis(queries @ self.item_embeddings.T, items, axis=1)
         else:
             scores = np.einsum("bd,bcd->bc", queries, self.item_embeddings[items])
-        if self.ignore_penalty:
-            scores -= np.float32(self.ignore_penalty) * self.ignored.contains(users, items)
+        for penalty, shown in ((self.ignore_penalty, self.ignored), (self.passed_penalty, self.passed)):
+            if penalty:
+                scores -= np.float32(penalty) * shown.contains(users, items)
         return scores
-
-    def candidates(self, users: np.ndarray, n: int) -> np.ndarray:
-        """``(B, n)`` the ``n`` unseen items most cosine-similar to each profile, via the retrieval index
-        (approximate above 50,000 items; ``ignore_penalty`` is not applied here; -1 pads)."""
-        users = np.asarray(users, dtype=np.int64)
-        return unseen_candidates(self.index, l2_normalised(self.profiles[users]), users, self.seen, n)
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         return top_k_unseen_by_chunks(self.scores, np.asarray(users, dtype=np.int64), self.seen, k)
@@ -207,13 +208,11 @@ class ContentAgent:
 
     def save(self, path: Path) -> None:
         """Write profiles, the history set, the ignored and passed-over (user, item) pairs and the (projected)
-        item embeddings, and the retrieval index when it is approximate: the checkpoint stands alone.
-        ``content.json`` records the cache key."""
+        item embeddings: the checkpoint stands alone. ``content.json`` records the cache key."""
         path = Path(path)
         save_arrays(path, profiles=self.profiles, fallback=self.fallback, item_embeddings=self.item_embeddings,
                     ignored_pairs=_pairs(self.ignored), passed_pairs=_pairs(self.passed))
         self.seen.save(path)
-        save_index(self.index, path)
         save_json(path / _META, {"format": _FORMAT, "embedding_key": self.embedding_key,
                                  "n_items": int(self.item_embeddings.shape[0]),
                                  "dim": int(self.item_embeddings.shape[1])})
@@ -238,7 +237,6 @@ class ContentAgent:
         self.profiles, self.fallback, self.item_embeddings = profiles, fallback, embeddings
         self.seen, self.ignored, self.passed = seen, ignored, passed
         self.embedding_key = meta["embedding_key"]
-        self.index = load_index(embeddings, path)
 
 
 def _pairs(items: SeenItems) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Model: ``score(u, i) = <p_u, q_i> + b_i + b_u``. The item side is kept as one key matrix ``item_keys`` with
 ``[q_i, b_i]`` per row, so that ``<[p_u, 1], [q_i, b_i]>`` (:meth:`FunkSVDAgent.queries`) serves scoring,
-retrieval (:class:`recsim_lab.retrieval.InnerProductIndex`) and learning; the user bias ``b_u`` does not
-change a user's ranking, only the calibration that the online logistic loss needs.
+retrieval (the hybrid's index) and learning; the user bias ``b_u`` does not change a user's ranking, only
+the calibration that the online logistic loss needs.
 
 Warm start (``fit``): BPR on every (user, clicked item) of the visible histories against ``negatives`` items
 drawn uniformly per positive, ``sum_j softplus(s_uj - s_ui)``, plus ``regularisation / 2 * (|p_u|^2 +
@@ -40,7 +40,7 @@ import numpy as np
 from recsim_lab.checkpoint import load_arrays, save_arrays
 from recsim_lab.data import Dataset
 from recsim_lab.ranking import top_k_unseen_by_chunks
-from recsim_lab.retrieval import FULL_ROW_ITEMS, InnerProductIndex, load_index, save_index, unseen_candidates
+from recsim_lab.retrieval import FULL_ROW_ITEMS
 from recsim_lab.seen import SeenItems
 
 _ADAM = (0.9, 0.999, 1e-8)  # beta_1, beta_2, epsilon of the warm-start optimiser
@@ -87,10 +87,6 @@ class FunkSVDAgent:
     with these, so a restored agent learns exactly as the original would."""
     seen: SeenItems | None = field(default=None, init=False, repr=False)
     """Each user's known history: initial clicks and every click seen by ``update``."""
-    index: InnerProductIndex | None = field(default=None, init=False, repr=False)
-    """Retrieval index over ``item_keys`` for ``candidates``: exact (reading the live keys) below
-    :data:`recsim_lab.retrieval.EXACT_BELOW` items, else approximate, built in ``fit`` from the warm-started
-    keys and kept in the checkpoint."""
 
     def __post_init__(self) -> None:
         for name in ("factors", "epochs", "negatives", "batch_size", "online_steps", "online_negatives"):
@@ -117,7 +113,6 @@ class FunkSVDAgent:
         users = np.repeat(np.arange(data.n_users, dtype=np.int64), [h.size for h in data.histories])
         if users.size and self.epochs:
             self._train(users, np.concatenate(data.histories), train_rng)
-        self.index = InnerProductIndex(self.item_keys, seed=self._index_seed())
 
     def _train(self, users: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> None:
         """BPR epochs over the ``(n,)`` clicks ``(users[j], items[j])``, updating the factors in place."""
@@ -153,16 +148,6 @@ class FunkSVDAgent:
         if self.item_keys.shape[0] <= FULL_ROW_ITEMS:  # a full row by BLAS beats gathering (B, C, d) keys
             return np.take_along_axis(self.scores(users), items, axis=1)
         return np.einsum("bd,bcd->bc", self.queries(users), self.item_keys[items]) + self.user_bias[users, None]
-
-    def candidates(self, users: np.ndarray, n: int) -> np.ndarray:
-        """``(B, n)`` the ``n`` best-scoring unseen items per user, via the retrieval index (-1 pads).
-
-        Exact below :data:`recsim_lab.retrieval.EXACT_BELOW` items (the index reads ``item_keys`` in place,
-        so it follows online learning); above, the approximate index holds the keys as ``fit`` left them and
-        is not refreshed, so callers re-score the candidates with :meth:`scores_of`.
-        """
-        self._check_fitted()
-        return unseen_candidates(self.index, self.queries(users), users, self.seen, n)
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         """``(B, k)`` int64: each user's ``k`` best-scoring items outside their known history, best first.
@@ -224,12 +209,10 @@ class FunkSVDAgent:
         np.subtract.at(self.item_keys, items, rate * (error[:, None] * queries + keys))
 
     def save(self, path: Path) -> None:
-        """Write the factors, biases, online counters, histories and (when approximate) the retrieval index as
-        ``.npy`` files into ``path``."""
+        """Write the factors, biases, online counters and histories as ``.npy`` files into ``path``."""
         self._check_fitted()
         save_arrays(path, **{name: getattr(self, name) for name in _STATE})
         self.seen.save(path)
-        save_index(self.index, path)
 
     def load(self, path: Path) -> None:
         """Restore exactly what :meth:`save` wrote (a freshly constructed agent needs no ``fit``)."""
@@ -241,10 +224,6 @@ class FunkSVDAgent:
         for name, array in zip(_STATE, arrays):
             setattr(self, name, array)
         self.seen = seen
-        self.index = load_index(self.item_keys, path, seed=self._index_seed())
-
-    def _index_seed(self) -> int:
-        return int(self.counters[0] % 2**31)
 
     def _check_fitted(self) -> None:
         if self.seen is None:

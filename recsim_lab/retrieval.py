@@ -45,9 +45,11 @@ class InnerProductIndex:
 
     def __init__(self, items: np.ndarray, *, exact: bool | None = None, nprobe: int = 24, seed: int = 0,
                  serialized: np.ndarray | None = None) -> None:
-        self.items = np.ascontiguousarray(items, dtype=np.float32)  # exact search sees later in-place changes
-        n_items, dim = self.items.shape
+        items = np.ascontiguousarray(items, dtype=np.float32)
+        n_items, dim = items.shape
+        self.n_items = n_items
         self.exact = (n_items < EXACT_BELOW if exact is None else exact) and serialized is None
+        self.items = items if self.exact else None  # exact search reads the items in place; faiss has a copy
         self.index = None
         if serialized is not None:
             import faiss
@@ -64,8 +66,8 @@ class InnerProductIndex:
             self.index = faiss.IndexIVFFlat(quantizer, dim, n_lists, faiss.METRIC_INNER_PRODUCT)
             self.index.cp.seed = seed
             sample = np.random.default_rng(seed).choice(n_items, size=min(n_items, 64 * n_lists), replace=False)
-            self.index.train(self.items[np.sort(sample)])
-            self.index.add(self.items)
+            self.index.train(items[np.sort(sample)])
+            self.index.add(items)
             self.index.nprobe = nprobe
 
     def search(self, queries: np.ndarray, n: int) -> np.ndarray:
@@ -74,7 +76,7 @@ class InnerProductIndex:
         Approximate search may return fewer than ``n`` hits for a query; the row is then padded with -1.
         """
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        n = min(n, self.items.shape[0])
+        n = min(n, self.n_items)
         if self.exact:
             from recsim_lab.ranking import top_k
 
@@ -114,8 +116,8 @@ def unseen_candidates(index: InnerProductIndex, queries: np.ndarray, users: np.n
     (searching every query that deep would make one long history slow down a whole batch). A row the index
     could not fill is padded with -1.
     """
-    n = min(n, index.items.shape[0])
-    picked, short = _first_unseen(index.search(queries, min(2 * n, index.items.shape[0])), users, seen, n)
+    n = min(n, index.n_items)
+    picked, short = _first_unseen(index.search(queries, min(2 * n, index.n_items)), users, seen, n)
     deeper = n + int(seen.sizes[users[short]].max(initial=0))
     if short.any() and deeper > 2 * n:
         picked[short] = _first_unseen(index.search(queries[short], deeper), users[short], seen, n)[0]

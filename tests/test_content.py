@@ -79,6 +79,19 @@ def test_scores_are_float32_cosines_and_recommend_ranks_by_them(tiny_world):
     np.testing.assert_array_equal(best, scores.argmax(axis=1))
 
 
+def test_the_linear_form_scores_of_and_the_cold_start_agree_with_scores(tiny_world):
+    agent = fitted(tiny_world.dataset)
+    users = np.array([0, 1, 2])
+    np.testing.assert_allclose(agent.queries(users) @ agent.item_keys.T, agent.scores(users), atol=1e-6)
+    slates = agent.recommend(users, 5)
+    agent.update(users, slates, np.array([-1, slates[1, 0], -1]))  # penalties: ignored and passed-over items
+    items = np.concatenate([slates, agent.recommend(users, 5)], axis=1)
+    np.testing.assert_allclose(agent.scores_of(users, items), np.take_along_axis(agent.scores(users), items, 1),
+                               atol=1e-6)
+    agent.profiles[2] = 0.0  # a user with no clicks at all
+    np.testing.assert_array_equal(agent.queries(users)[2], agent.fallback)
+
+
 def test_save_then_load_into_a_fresh_agent_gives_identical_recommendations(tiny_world, tmp_path):
     data = tiny_world.dataset
     agent = fitted(data)

@@ -63,11 +63,12 @@ def test_recommendations_are_the_top_unseen_scores(fitted, small_world):
 def test_hybrid_interface_agrees_with_scores(fitted, small_world):
     users = np.array([0, 5, 9])
     items = np.array([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
-    np.testing.assert_allclose(fitted.scores_of(users, items),
-                               np.take_along_axis(fitted.scores(users), items, axis=1), rtol=1e-5, atol=1e-5)
-    candidates = fitted.candidates(users, 10)
-    assert candidates.shape == (3, 10)
-    assert not fitted.seen.contains(users, candidates).any()
+    scores = fitted.scores(users)
+    np.testing.assert_allclose(fitted.scores_of(users, items), np.take_along_axis(scores, items, axis=1),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(fitted.scores_of(users, items[0]), scores[:, items[0]], rtol=1e-5, atol=1e-5)
+    linear = fitted.queries(users) @ fitted.item_keys.T + fitted.user_bias[users, None]  # the linear form
+    np.testing.assert_allclose(linear, scores, rtol=1e-5, atol=1e-5)
 
 
 def test_training_ranks_history_items_above_others(fitted, small_world):

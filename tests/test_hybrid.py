@@ -8,29 +8,30 @@ import pytest
 from agents.hybrid import HybridAgent
 from agents.popularity import PopularityAgent
 from recsim_lab.agent_checker import check_agent
-from recsim_lab.ranking import top_k
+from recsim_lab.ranking import top_k_unseen
 
 
 class Fixed(PopularityAgent):
-    """A child whose score of item i for any user is ``table[i]`` (set per class below)."""
+    """A linear child whose score of item i for any user is ``table[i]`` (set per class below)."""
 
     table = np.zeros(0)
 
+    @property
+    def item_keys(self):
+        return self.table[: self.seen.n_items, None].astype(np.float32)
+
+    def queries(self, users):
+        return np.ones((len(users), 1), dtype=np.float32)
+
     def scores(self, users):
-        return np.tile(self.table[: self.seen.n_items], (users.size, 1)).astype(np.float32)
+        return self.queries(users) @ self.item_keys.T
 
     def scores_of(self, users, items):
-        table = self.table[: self.seen.n_items].astype(np.float32)
+        table = self.item_keys[:, 0]
         return np.tile(table[items], (users.size, 1)) if items.ndim == 1 else table[items]
 
-    def candidates(self, users, n):
-        scores = self.scores(users)
-        scores[self.seen.dense(users)] = -np.inf
-        best = top_k(scores, min(n, scores.shape[1]))
-        return np.where(np.take_along_axis(scores, best, axis=1) == -np.inf, -1, best)
-
     def recommend(self, users, k):
-        return self.candidates(users, k)
+        return top_k_unseen(self.scores(users), users, self.seen, k)
 
 
 class Rising(Fixed):
@@ -39,6 +40,42 @@ class Rising(Fixed):
 
 class Falling(Fixed):
     table = -10.0 * np.arange(200, dtype=float)  # prefers low ids, on a 10x larger scale
+
+
+class RandomLinear(Fixed):
+    """A linear child with seeded random 3-d user queries and item keys: every user ranks differently."""
+
+    seed = 0
+
+    def fit(self, data, *, seed):
+        super().fit(data, seed=seed)
+        rng = np.random.default_rng(self.seed)
+        self._queries = rng.standard_normal((data.n_users, 3)).astype(np.float32)
+        self._keys = rng.standard_normal((data.n_items, 3)).astype(np.float32)
+
+    @property
+    def item_keys(self):
+        return self._keys
+
+    def queries(self, users):
+        return self._queries[users]
+
+    def scores_of(self, users, items):
+        keys = self._keys[items]
+        return self.queries(users) @ keys.T if items.ndim == 1 else np.einsum("bd,bcd->bc", self.queries(users), keys)
+
+    def save(self, path):
+        super().save(path)
+        np.save(path / "queries.npy", self._queries)
+        np.save(path / "keys.npy", self._keys)
+
+    def load(self, path):
+        super().load(path)
+        self._queries, self._keys = np.load(path / "queries.npy"), np.load(path / "keys.npy")
+
+
+class OtherRandomLinear(RandomLinear):
+    seed = 1
 
 
 def test_slots_take_shares_in_order_and_skip_duplicates(tiny_world):
@@ -68,6 +105,36 @@ def test_blend_standardises_each_child_before_weighting(tiny_world):
     np.testing.assert_array_equal(flipped.recommend(users, 5), flipped.agents[1].recommend(users, 5))
 
 
+LINEAR = ("test_hybrid:RandomLinear", "test_hybrid:OtherRandomLinear")
+
+
+def test_the_retrieved_blend_equals_the_full_row_blend_when_every_item_is_retrieved(tiny_world, monkeypatch):
+    data, users = tiny_world.dataset, np.arange(tiny_world.dataset.n_users)
+    full = HybridAgent(children=LINEAR, weights=(0.7, 0.3))
+    full.fit(data, seed=0)
+    expected = full.recommend(users, 5)
+    monkeypatch.setattr("agents.hybrid.FULL_ROW_ITEMS", 0)  # a "large" catalogue: retrieve, then re-score
+    retrieved = HybridAgent(children=LINEAR, weights=(0.7, 0.3), candidates=data.n_items)
+    retrieved.fit(data, seed=0)
+    assert retrieved.index is not None
+    np.testing.assert_array_equal(retrieved.recommend(users, 5), expected)
+
+
+def test_the_approximate_joint_index_is_kept_in_the_checkpoint(tiny_world, monkeypatch, tmp_path):
+    monkeypatch.setattr("agents.hybrid.FULL_ROW_ITEMS", 0)
+    monkeypatch.setattr("recsim_lab.retrieval.EXACT_BELOW", 0)  # faiss, even for 120 items
+    agent = HybridAgent(children=LINEAR, candidates=20)
+    agent.fit(tiny_world.dataset, seed=0)
+    assert not agent.index.exact
+    users = np.arange(tiny_world.dataset.n_users)
+    expected = agent.recommend(users, 5)
+    agent.save(tmp_path)
+    assert (tmp_path / "index.npy").is_file()
+    fresh = HybridAgent(children=LINEAR, candidates=20)
+    fresh.load(tmp_path)
+    np.testing.assert_array_equal(fresh.recommend(users, 5), expected)
+
+
 @pytest.mark.parametrize("mode", ["slots", "blend"])
 def test_hybrid_passes_the_checker(mode, tiny_world):
     check_agent(HybridAgent(children=("test_hybrid:Rising", "popularity") if mode == "slots"
@@ -78,7 +145,7 @@ def test_hybrid_passes_the_checker(mode, tiny_world):
     ({"mode": "mix"}, "mode must be one of ('slots', 'blend'), got 'mix'"),
     ({"weights": (1.0,)}, "weights must have one entry per child (2)"),
     ({"mode": "slots", "slots": (5,)}, "slots must have one non-negative entry per child (2)"),
-    ({"children": ("test_hybrid:Rising", "popularity")}, "mode='blend' needs children with scores(), candidates()"),
+    ({"children": ("test_hybrid:Rising", "popularity")}, "mode='blend' needs children with scores(), scores_of()"),
     ({"child_options": {"content": {}}, "children": ("test_hybrid:Rising", "test_hybrid:Falling")},
      "child_options names ['content']"),
 ])
