@@ -31,6 +31,7 @@ after ``fit`` is NumPy.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,7 @@ class FunkSVDAgent:
 
     def _train(self, users: np.ndarray, items: np.ndarray, rng: np.random.Generator) -> None:
         """BPR epochs over the ``(n,)`` clicks ``(users[j], items[j])``, updating the factors in place."""
-        import tensorflow as tf
+        tf = _tensorflow()
 
         params = [tf.Variable(x) for x in (self.user_factors, self.item_keys[:, :-1], self.item_keys[:, -1])]
         step = _bpr_step(params, self.learning_rate, self.regularisation)
@@ -230,6 +231,15 @@ class FunkSVDAgent:
             raise RuntimeError("FunkSVDAgent has no state yet: call fit() or load() first")
 
 
+def _tensorflow() -> Any:
+    """The ``tensorflow`` module, imported with its C++ start-up log (CPU features, missing CUDA drivers)
+    silenced unless ``TF_CPP_MIN_LOG_LEVEL`` says otherwise: this agent runs on the CPU by design."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    return tf
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     """The logistic function without overflow, in the dtype of ``x``."""
     return 0.5 * (1.0 + np.tanh(0.5 * x))
@@ -243,8 +253,7 @@ def _bpr_step(params: list[Any], learning_rate: float, regularisation: float) ->
     batch touches, so a step costs O(batch), not O(catalogue). The user bias is not a parameter here: BPR
     compares items of one user, so its gradient is zero.
     """
-    import tensorflow as tf
-
+    tf = _tensorflow()
     user_factors, item_factors, item_bias = params
     moments = [(tf.Variable(tf.zeros_like(p)), tf.Variable(tf.zeros_like(p))) for p in params]
     steps = tf.Variable(0.0)

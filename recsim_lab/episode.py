@@ -12,7 +12,7 @@ from recsim_lab.agent import Agent
 from recsim_lab.batch_env import BatchSlateEnv
 from recsim_lab.trace import StepTrace
 
-_POSTFIX_EVERY = 256  # env steps between progress-bar postfix refreshes
+_POSTFIX_SECONDS = 0.5  # between progress-bar postfix refreshes (a batched episode has few, long env steps)
 
 
 @dataclass
@@ -47,7 +47,7 @@ def play_episode(env: BatchSlateEnv, agent: Agent, *, episode: int, seed: int, p
     clicks = 0
     trace = StepTrace()
     with tqdm(desc=description, unit="step", disable=not progress, leave=False) as bar:
-        count = 0
+        shown = -float("inf")
         while True:
             slates = agent.recommend(users, k)
             next_users, rewards, terminated, info = env.step(slates)
@@ -56,12 +56,12 @@ def play_episode(env: BatchSlateEnv, agent: Agent, *, episode: int, seed: int, p
             clicks += step_clicks
             trace.add(users.size, step_clicks, info["n_active"])
             bar.update(users.size)
-            if count % _POSTFIX_EVERY == 0 or terminated:
+            if progress and (terminated or time.perf_counter() - shown >= _POSTFIX_SECONDS):
                 bar.set_postfix(clicks=clicks, active=info["n_active"], refresh=False)
+                shown = time.perf_counter()
             if terminated:
                 break
             users = next_users
-            count += 1
     population = env.population
     members = population.members
     return EpisodeResult(episode, seed, members.copy(), population.session_length[members].copy(),

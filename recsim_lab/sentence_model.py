@@ -134,12 +134,12 @@ class SentenceModel:
         self.settings = settings
         # eager attention: a plain graph that OpenVINO fuses, instead of PyTorch's fused kernel
         options = {} if settings.backend == "torch" else {"model_kwargs": {"attn_implementation": "eager"}}
-        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True, **options)
-        if settings.max_seq_length is not None:
-            self.model.max_seq_length = settings.max_seq_length
-        self.compiled = None
-        if settings.backend != "torch":
-            self.compiled = _openvino_model(self.model, settings, calibration)
+        with _quiet_transformers():
+            self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True, **options)
+            if settings.max_seq_length is not None:
+                self.model.max_seq_length = settings.max_seq_length
+            self.compiled = None if settings.backend == "torch" else _openvino_model(self.model, settings,
+                                                                                    calibration)
 
     @property
     def dimension(self) -> int:
@@ -263,6 +263,23 @@ def _quantised(converted: Any, calibration: list[dict[int, np.ndarray]]) -> Any:
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # its progress bars
         return nncf.quantize(converted, nncf.Dataset(calibration), model_type=nncf.ModelType.TRANSFORMER,
                              subset_size=len(calibration))
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Any:
+    """Inside: transformers logs errors only and shows no progress bars (loading and tracing a model print
+    both); its previous settings are restored after."""
+    from transformers.utils import logging as transformers_logging
+
+    verbosity, bars = transformers_logging.get_verbosity(), transformers_logging.is_progress_bar_enabled()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+        if bars:
+            transformers_logging.enable_progress_bar()
 
 
 class _torch_threads:

@@ -226,7 +226,10 @@ def projected(vectors: np.ndarray, dim: int | None) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     if dim is None or dim >= vectors.shape[1]:
         return l2_normalised(vectors)
-    gram = vectors.T.astype(np.float64) @ vectors.astype(np.float64)
+    gram = np.zeros((vectors.shape[1],) * 2)
+    for start in range(0, vectors.shape[0], 16384):  # float64 sums, in chunks: bounded memory
+        chunk = vectors[start:start + 16384].astype(np.float64)
+        gram += chunk.T @ chunk
     _, directions = np.linalg.eigh(gram)  # ascending eigenvalues
     basis = directions[:, ::-1][:, :dim]
     basis *= np.where(vectors.sum(axis=0, dtype=np.float64) @ basis < 0, -1.0, 1.0)
