@@ -1,10 +1,10 @@
 """``content``: the items whose text is most similar to what the user clicked, by sentence embeddings.
 
 Items are embedded once (``headline + " " + short_description`` through
-:func:`recsim_lab.text_embeddings.embed_texts`: all-MiniLM-L6-v2 by default, cached on disk) as unit
-vectors. Each user has a *profile* in the same space, and a slate is the ``k`` items of highest score
-outside the user's history, where the score is the cosine between profile and item less two penalties
-learnt from the session's feedback.
+:func:`recsim_lab.text_embeddings.embed_texts`: all-MiniLM-L6-v2 by default, cached on disk), projected onto
+their ``dim`` (128) leading principal directions and scaled to unit length. Each user has a *profile* in the
+same space, and a slate is the ``k`` items of highest score outside the user's history, where the score is
+the cosine between profile and item less two penalties learnt from the session's feedback.
 
 - **Profile**: a recency-weighted sum of the embeddings of the user's clicks. Over the last
   ``history_size`` clicks of the initial history the most recent weighs 1, the one before ``decay``, then
@@ -31,14 +31,15 @@ of the last 10-20 clicks (with ``ignore_penalty``)
 defaults, then MMR re-ranking of the top 30 (lambda 0.1-0.6)     0.0211-0.0213
 ==============================================================  ===========
 
-The defaults score 0.0209, 0.0209 and 0.0210 on episode seeds 1, 2 and 3, with either embedding backend.
+The defaults score 0.0209, 0.0209 and 0.0210 on episode seeds 1, 2 and 3 (384-dimensional embeddings).
 The multi-interest variant also costs one matrix product per remembered click, and MMR's gain is within
-a few percent, so neither is used. ``scores(users)`` exposes the full score rows (cosine less penalties)
-for blending.
+a few percent, so neither is used. ``queries(users) @ item_keys.T`` is the cosine, and ``scores(users)``
+and ``scores_of(users, items)`` the scores with penalties, for blending (:mod:`agents.hybrid`).
 
-At the DataLab scale (209,527 items, 384 dimensions) a round of 2,000 users took 6-12 s on 2 busy cores
-(one ``(40, 384) x (384, 209,527)`` product and a top-k per chunk of 40 users); the checkpoint's item
-embeddings (322 MB) are a hard link to the cache file when possible, so they cost no extra disk.
+The projection: 128 of the 384 dimensions keep 94% of the embeddings' energy on the default world, and
+of each user's 10 (50) most similar items under the full embeddings, 93% (97%) are among the projection's
+10 (50). The score did not suffer (2 episodes, seed 0: 0.02081 unprojected, 0.02099 at 128, 0.02094 at 64;
+the hybrid 0.04407, 0.04416 and 0.04413), and every product over the catalogue is three times narrower.
 """
 
 from __future__ import annotations

@@ -70,6 +70,9 @@ class HybridAgent:
     candidates: int = 100
     """Items per user retrieved from the joint index and re-scored (``mode="blend"``, catalogues of more
     than :data:`~recsim_lab.retrieval.FULL_ROW_ITEMS` items)."""
+    nprobe: int = 24
+    """Clusters of the approximate joint index scanned per query (50,000 items and more; more: higher
+    recall, slower)."""
     slots: tuple[int, ...] = (2, 3)
     """Slate positions per child, in order (``mode="slots"``); they must sum to the slate size."""
     child_options: dict[str, dict[str, Any]] | None = None
@@ -117,7 +120,8 @@ class HybridAgent:
         self._moment_items = _moment_sample(data.n_items)
         self.index = None
         if self._retrieves():
-            self.index = InnerProductIndex(self._joint_keys(), seed=int(seeds[-1].generate_state(1)[0] % 2**31))
+            self.index = InnerProductIndex(self.joint_keys(), nprobe=self.nprobe,
+                                           seed=int(seeds[-1].generate_state(1)[0] % 2**31))
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         if self.mode == "slots":
@@ -137,14 +141,29 @@ class HybridAgent:
             blend += np.divide(weight, spread, out=np.zeros_like(spread), where=spread > 0) * scores
         return top_k_unseen(blend, users, self.seen, k)
 
-    def _by_candidates(self, users: np.ndarray, k: int) -> np.ndarray:
-        means, scales = [], []
+    def standardisation(self, users: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Per child, ``(B, 1)`` float32 ``weight / spread`` and mean of each user's scores, estimated on the
+        fixed item sample: the blend is ``sum_i scale_i * (scores_i - mean_i)``."""
+        scales, means = [], []
         for agent, weight in zip(self.agents, self.weights):
             sample = np.asarray(agent.scores_of(users, self._moment_items), dtype=np.float32)
             spread = sample.std(axis=1, keepdims=True)
             scales.append(np.divide(weight, spread, out=np.zeros_like(spread), where=spread > 0))
             means.append(sample.mean(axis=1, keepdims=True))
-        queries = np.hstack([scale * agent.queries(users) for agent, scale in zip(self.agents, scales)])
+        return scales, means
+
+    def joint_queries(self, users: np.ndarray, scales: list[np.ndarray]) -> np.ndarray:
+        """``(B, sum of d)`` float32: each child's ``queries(users)`` times its scale, side by side, whose
+        inner product with :meth:`joint_keys` ranks items as the blend does."""
+        return np.hstack([scale * agent.queries(users) for agent, scale in zip(self.agents, scales)])
+
+    def joint_keys(self) -> np.ndarray:
+        """``(n_items, sum of d)`` float32: the children's ``item_keys`` side by side."""
+        return np.hstack([np.asarray(agent.item_keys, dtype=np.float32) for agent in self.agents])
+
+    def _by_candidates(self, users: np.ndarray, k: int) -> np.ndarray:
+        scales, means = self.standardisation(users)
+        queries = self.joint_queries(users, scales)
         candidates = unseen_candidates(self.index, queries, users, self.seen, self.candidates)
         invalid = candidates < 0  # padding: the index found fewer unseen items
         items = np.where(invalid, 0, candidates)
@@ -195,15 +214,11 @@ class HybridAgent:
             agent.load(Path(path) / f"child-{index}")
         self.seen = SeenItems.load(path)
         self._moment_items = _moment_sample(self.seen.n_items)
-        self.index = load_index(self._joint_keys(), path) if self._retrieves() else None
+        self.index = load_index(self.joint_keys(), path, nprobe=self.nprobe) if self._retrieves() else None
 
     def _retrieves(self) -> bool:
         """Whether blends are retrieved through the joint index (blend mode, a large catalogue)."""
         return self.mode == "blend" and self.seen.n_items > FULL_ROW_ITEMS
-
-    def _joint_keys(self) -> np.ndarray:
-        """``(n_items, sum of d)`` float32: the children's ``item_keys`` side by side."""
-        return np.hstack([np.asarray(agent.item_keys, dtype=np.float32) for agent in self.agents])
 
 
 def _moment_sample(n_items: int) -> np.ndarray:

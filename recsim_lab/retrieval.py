@@ -58,6 +58,7 @@ class InnerProductIndex:
             if (self.index.ntotal, self.index.d) != (n_items, dim):
                 raise ValueError(f"the stored index holds {self.index.ntotal} vectors of width {self.index.d}, "
                                  f"not the {n_items} x {dim} items")
+            self.index.nprobe = nprobe
         elif not self.exact:
             import faiss
 
@@ -99,12 +100,12 @@ def save_index(index: InnerProductIndex, directory: Path) -> None:
         save_arrays(directory, index=serialized)
 
 
-def load_index(items: np.ndarray, directory: Path, *, seed: int = 0) -> InnerProductIndex:
+def load_index(items: np.ndarray, directory: Path, *, nprobe: int = 24, seed: int = 0) -> InnerProductIndex:
     """The index over ``items`` that :func:`save_index` wrote into ``directory``, or a new one when it wrote
     none (an exact index; or an approximate one built with ``seed`` for a checkpoint from elsewhere)."""
     path = Path(directory) / "index.npy"
     serialized = np.load(path, allow_pickle=False) if path.is_file() else None
-    return InnerProductIndex(items, seed=seed, serialized=serialized)
+    return InnerProductIndex(items, nprobe=nprobe, seed=seed, serialized=serialized)
 
 
 def unseen_candidates(index: InnerProductIndex, queries: np.ndarray, users: np.ndarray, seen: SeenItems, n: int
