@@ -19,7 +19,7 @@
     ``fit``, penalties), and the moments are estimated on a fixed random sample of 2,048 items.
     Retrieving each child's own best items instead and blending their union needs deep lists: at the
     datalab scale, 100 per child scored 0.0069 and 200 per child 0.0076 (2 episodes), because the blend's
-    best items lie deep in either child's ranking.
+    best items lie deep in either child's ranking; the joint index scored 0.0107 with 100.
 
   Children must have ``scores(users)`` ``(B, n_items)``, ``scores_of(users, items)`` (items ``(B, C)``
   per user, or ``(M,)`` shared by all users), ``queries(users)`` ``(B, d)`` and ``item_keys``
@@ -94,6 +94,12 @@ class HybridAgent:
             raise ValueError("children must name at least one agent")
         if self.mode == "blend" and len(self.weights) != len(self.children):
             raise ValueError(f"weights must have one entry per child ({len(self.children)}), got {self.weights}")
+        if not all(isinstance(w, int | float) and not isinstance(w, bool) and np.isfinite(w) for w in self.weights):
+            raise ValueError(f"weights must be finite numbers, got {self.weights}")
+        for name in ("candidates", "nprobe"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.mode == "slots" and (len(self.slots) != len(self.children) or min(self.slots) < 0):
             raise ValueError(f"slots must have one non-negative entry per child ({len(self.children)}), "
                              f"got {self.slots}")

@@ -244,3 +244,22 @@ def test_the_packaged_model_puts_paraphrases_closer_than_an_unrelated_sentence(t
     assert embeddings.shape == (3, 384) and embeddings.dtype == np.float32
     similar, unrelated = embeddings[0] @ embeddings[1], embeddings[0] @ embeddings[2]
     assert similar > unrelated + 0.3, (similar, unrelated)
+
+
+@pytest.mark.model
+def test_the_openvino_backends_agree_with_sentence_transformers_own_embeddings(tmp_path):
+    texts = ["Stocks fell sharply as investors worried about rising interest rates.",
+             "The local team won the championship after a dramatic overtime finish.",
+             "A new study links daily walks to better sleep in older adults.",
+             "Lawmakers debated the budget late into the night without a deal.",
+             "The museum reopened with an exhibition of early modern paintings.",
+             "Heavy rain caused flooding across the valley, closing several roads.",
+             "The startup unveiled a phone whose battery lasts a full week.",
+             "Chefs share their favourite recipes for a quick weeknight dinner."]
+    reference = embed_texts(texts, settings=EncodeSettings(backend="torch", length_sort="chars"), use_cache=False,
+                            show_progress=False)
+    for backend, mean_at_least in (("openvino", 0.999), ("openvino-int8", 0.99)):
+        embeddings = embed_texts(texts, settings=EncodeSettings(backend=backend), use_cache=False,
+                                 show_progress=False)
+        cosines = (embeddings * reference).sum(axis=1)
+        assert cosines.mean() >= mean_at_least and cosines.min() >= 0.97, (backend, cosines)

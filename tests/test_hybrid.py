@@ -144,6 +144,9 @@ def test_hybrid_passes_the_checker(mode, tiny_world):
 @pytest.mark.parametrize(("options", "message"), [
     ({"mode": "mix"}, "mode must be one of ('slots', 'blend'), got 'mix'"),
     ({"weights": (1.0,)}, "weights must have one entry per child (2)"),
+    ({"weights": (1.0, float("nan"))}, "weights must be finite numbers, got (1.0, nan)"),
+    ({"candidates": 0}, "candidates must be a positive integer, got 0"),
+    ({"nprobe": 2.5}, "nprobe must be a positive integer, got 2.5"),
     ({"mode": "slots", "slots": (5,)}, "slots must have one non-negative entry per child (2)"),
     ({"children": ("test_hybrid:Rising", "popularity")}, "mode='blend' needs children with scores(), scores_of()"),
     ({"child_options": {"content": {}}, "children": ("test_hybrid:Rising", "test_hybrid:Falling")},
