@@ -37,6 +37,7 @@ are bad.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ _MOMENT_ITEMS = 2048  # items sampled to estimate each user's score mean and spr
 _MODES = ("slots", "blend")
 
 TUNED_CHILD_OPTIONS: dict[str, dict[str, Any]] = {"content": {"ignore_penalty": 0.0, "passed_penalty": 0.0}}
-"""Options given to these built-in children in blend mode when ``child_options`` is ``None`` (see the module
+"""Options given to these built-in children in blend mode, under any ``child_options`` (see the module
 docstring)."""
 
 
@@ -75,9 +76,12 @@ class HybridAgent:
     recall, slower)."""
     slots: tuple[int, ...] = (2, 3)
     """Slate positions per child, in order (``mode="slots"``); they must sum to the slate size."""
-    child_options: dict[str, dict[str, Any]] | None = None
-    """Hyperparameters per child name, e.g. ``{"funk_svd": {"factors": 32}}``; ``None``: in blend mode those
-    of :data:`TUNED_CHILD_OPTIONS` for the children among them, in slot mode none."""
+    child_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Hyperparameters per child name, e.g. ``{"funk_svd": {"factors": 32}}``, on top of those of
+    :data:`TUNED_CHILD_OPTIONS` (blend mode only)."""
+    encoder: str | None = None
+    """A local sentence-transformers model directory for every child that takes an ``encoder`` option (the
+    ``content`` agent); ``None`` leaves their default."""
     agents: list[Any] = field(default_factory=list, init=False, repr=False)
     seen: SeenItems | None = field(default=None, init=False, repr=False)
     index: InnerProductIndex | None = field(default=None, init=False, repr=False)
@@ -103,13 +107,10 @@ class HybridAgent:
         if self.mode == "slots" and (len(self.slots) != len(self.children) or min(self.slots) < 0):
             raise ValueError(f"slots must have one non-negative entry per child ({len(self.children)}), "
                              f"got {self.slots}")
-        if self.child_options is None:
-            tuned = TUNED_CHILD_OPTIONS if self.mode == "blend" else {}
-            self.child_options = {name: dict(tuned[name]) for name in self.children if name in tuned}
         unknown = sorted(set(self.child_options) - set(self.children))
         if unknown:
             raise ValueError(f"child_options names {unknown}, which are not among children {self.children}")
-        self.agents = [make_agent(name, **self.child_options.get(name, {})) for name in self.children]
+        self.agents = [make_agent(name, **options) for name, options in self._options_per_child().items()]
         if self.mode == "blend":
             missing = [n for n, a in zip(self.children, self.agents)
                        if not (all(callable(getattr(a, m, None)) for m in ("scores", "scores_of", "queries"))
@@ -117,6 +118,23 @@ class HybridAgent:
             if missing:
                 raise ValueError(f"mode='blend' needs children with scores(), scores_of(), queries() and "
                                  f"item_keys; {missing} lack them")
+
+    def _options_per_child(self) -> dict[str, dict[str, Any]]:
+        """Each child's constructor options: the tuned ones (blend mode), ``encoder``, then ``child_options``."""
+        from recsim_lab.plugins import load_agent_class
+
+        tuned = TUNED_CHILD_OPTIONS if self.mode == "blend" else {}
+        options = {name: dict(tuned.get(name, {})) for name in self.children}
+        if self.encoder is not None:
+            takers = [name for name in self.children
+                      if "encoder" in inspect.signature(load_agent_class(name)).parameters]
+            if not takers:
+                raise ValueError(f"encoder is set, but none of the children {self.children} takes an encoder")
+            for name in takers:
+                options[name]["encoder"] = self.encoder
+        for name, given in self.child_options.items():
+            options[name].update(given)
+        return options
 
     def fit(self, data: Dataset, *, seed: int) -> None:
         seeds = np.random.SeedSequence(seed).spawn(len(self.agents) + 1)  # one per child, one for the index

@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="users served per env step; 1 = one user at a time (default: all active users)")
     run.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
                      help="agent hyperparameter (repeatable), e.g. --set factors=64")
+    _add_encoder(run)
     run.add_argument("--out", default="runs", help="folder for run directories (default: %(default)s)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "(default: %(default)s)")
     evaluate.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
                           help="agent hyperparameter (repeatable)")
+    _add_encoder(evaluate)
     evaluate.add_argument("--out", default="runs", help="folder for run directories (default: %(default)s)")
     evaluate.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     evaluate.set_defaults(command=_evaluate)
@@ -167,6 +169,30 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     return options
 
 
+def _add_encoder(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoder", type=_model_directory, default=None, metavar="PATH",
+                        help="a local sentence-transformers model directory for the text embeddings of the "
+                             "content and hybrid agents (default: the packaged all-MiniLM-L6-v2)")
+
+
+def agent_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The agent's constructor options: ``--set`` pairs, and ``encoder`` from ``--encoder``."""
+    options = parse_options(args.options)
+    if args.encoder is not None:
+        if options.get("encoder", args.encoder) != args.encoder:
+            raise ValueError(f"--encoder {args.encoder} and --set encoder={options['encoder']} disagree; give one")
+        options["encoder"] = args.encoder
+    return options
+
+
+def _model_directory(text: str) -> str:
+    """An existing directory, as an absolute path (so that ``--resume`` from elsewhere finds it)."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory (a sentence-transformers model folder)")
+    return str(path.resolve())
+
+
 def _run(args: argparse.Namespace) -> int:
     from recsim_lab.runner import RunConfig, resume, run
 
@@ -180,7 +206,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         outcome = run(RunConfig(env=args.env, agent=args.agent, episodes=args.episodes, seed=args.seed,
                                 split=args.split, batch_size=args.batch_size, out=args.out,
-                                agent_options=parse_options(args.options), progress=not args.no_progress,
+                                agent_options=agent_options(args), progress=not args.no_progress,
                                 choice=args.choice, original_ids=args.original_ids))
     summary = outcome.summary
     print(f"{summary['agent']} on {summary['env']} ({summary['split']}, {len(summary['episode_mean_scores'])} "
@@ -196,7 +222,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     config = EvaluateConfig(agent=args.agent, env=args.env, episodes=args.episodes, seed=args.seed,
                             time_limit=args.time_limit, memory_limit=args.memory_limit, out=args.out,
-                            agent_options=parse_options(args.options), progress=not args.no_progress)
+                            agent_options=agent_options(args), progress=not args.no_progress)
     outcome = evaluate(config)
     summary = outcome.summary
     if outcome.ok:

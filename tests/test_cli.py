@@ -57,6 +57,20 @@ def test_bad_input_gets_a_clear_error(args, message, capsys, tmp_path):
     assert not any(tmp_path.iterdir())  # nothing written for a rejected command
 
 
+def test_the_encoder_flag_is_checked_and_reaches_only_agents_that_embed_text(capsys, tmp_path):
+    with pytest.raises(SystemExit):
+        run_cli("run", "--encoder", str(tmp_path / "nowhere"), "--out", str(tmp_path))
+    assert "is not a directory (a sentence-transformers model folder)" in capsys.readouterr().err
+    model = tmp_path / "model"
+    model.mkdir()
+    assert run_cli("run", "--agent", "popularity", "--encoder", str(model), "--out", str(tmp_path / "runs")) == 2
+    assert "agent 'popularity' has no option(s) ['encoder']" in capsys.readouterr().err
+    assert run_cli("run", "--agent", "content", "--encoder", str(model), "--set", "encoder=/elsewhere",
+                   "--out", str(tmp_path / "runs")) == 2
+    assert "disagree; give one" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_listings(capsys):
     assert run_cli("envs") == 0
     out = capsys.readouterr().out

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_content import HashingEncoder
 
 from agents.hybrid import HybridAgent
 from agents.popularity import PopularityAgent
 from recsim_lab.agent_checker import check_agent
 from recsim_lab.ranking import top_k_unseen
+from recsim_lab.seen import SeenItems
 
 
 class Fixed(PopularityAgent):
@@ -141,6 +143,16 @@ def test_hybrid_passes_the_checker(mode, tiny_world):
                             else ("test_hybrid:Rising", "test_hybrid:Falling"), mode=mode), tiny_world.dataset)
 
 
+def test_child_options_and_the_encoder_go_on_top_of_the_tuned_options(tmp_path):
+    agent = HybridAgent(child_options={"content": {"decay": 0.9}}, encoder=str(tmp_path))
+    content = agent.agents[1]
+    assert (content.decay, content.encoder) == (0.9, str(tmp_path))
+    assert (content.ignore_penalty, content.passed_penalty) == (0.0, 0.0)  # the tuned blend options stay
+    assert HybridAgent(mode="slots").agents[1].ignore_penalty == 1.0  # tuned for the blend only
+    with pytest.raises(ValueError, match="none of the children .* takes an encoder"):
+        HybridAgent(children=("funk_svd", "popularity"), mode="slots", encoder=str(tmp_path))
+
+
 @pytest.mark.parametrize(("options", "message"), [
     ({"mode": "mix"}, "mode must be one of ('slots', 'blend'), got 'mix'"),
     ({"weights": (1.0,)}, "weights must have one entry per child (2)"),
@@ -156,3 +168,26 @@ def test_invalid_options(options, message):
     with pytest.raises(ValueError) as error:
         HybridAgent(**{"children": ("test_hybrid:Rising", "test_hybrid:Falling"), **options})
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("path", ["full rows", "joint index"])
+def test_the_default_children_blend_check_and_restore_on_either_path(path, tiny_world, monkeypatch, tmp_path):
+    if path == "joint index":
+        monkeypatch.setattr("agents.hybrid.FULL_ROW_ITEMS", 0)
+    options = {"funk_svd": {"epochs": 2},
+               "content": {"encoder": HashingEncoder(), "show_progress": False, "cache_dir": str(tmp_path / "cache")}}
+    check_agent(HybridAgent(child_options=options), tiny_world.dataset)
+    data, users = tiny_world.dataset, np.arange(tiny_world.dataset.n_users)
+    agent = HybridAgent(child_options=options)
+    agent.fit(data, seed=0)
+    slates = agent.recommend(users, 5)
+    agent.update(users, slates, np.where(users % 2 == 0, slates[:, 1], -1))
+    agent.save(tmp_path / "checkpoint")
+    expected = agent.recommend(users, 5)
+    history = SeenItems.from_histories(data.histories, data.n_items)
+    history.add(users, np.where(users % 2 == 0, slates[:, 1], -1))
+    assert not history.contains(users, expected).any()
+    assert (np.sort(expected, axis=1)[:, 1:] != np.sort(expected, axis=1)[:, :-1]).all()
+    fresh = HybridAgent(child_options=options)
+    fresh.load(tmp_path / "checkpoint")
+    np.testing.assert_array_equal(fresh.recommend(users, 5), expected)
