@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -129,6 +130,10 @@ def cached_embeddings(texts: Sequence[str], *, encoder: EncoderSpec = None,
     if path is None:
         embeddings = _encode_with_object(encoder, texts, settings, show_progress)
     else:
+        if show_progress:
+            name = "all-MiniLM-L6-v2" if encoder is None else str(path)
+            print(f"embedding {len(texts):,} texts with {name} ({settings.backend}); the result is cached in "
+                  f"{cache_dir}", file=sys.stderr, flush=True)
         try:
             calibration = calibration_sample(texts, settings.calibration_texts) \
                 if settings.backend == "openvino-int8" else []
