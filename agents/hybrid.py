@@ -152,7 +152,7 @@ class HybridAgent:
             if sum(self.slots) != k:
                 raise ValueError(f"slots {self.slots} sum to {sum(self.slots)}, but the slate size is {k}")
             return self._by_slots(users, k)
-        blend = self._by_full_rows if self.seen.n_items <= FULL_ROW_ITEMS else self._by_candidates
+        blend = self._by_full_rows if self.index is None else self._by_candidates
         return np.concatenate([blend(users[start:start + _CHUNK_USERS], k)
                                for start in range(0, users.size, _CHUNK_USERS)])
 
@@ -162,7 +162,7 @@ class HybridAgent:
             scores = np.asarray(agent.scores(users), dtype=np.float32)
             scores -= scores.mean(axis=1, keepdims=True)
             spread = np.sqrt(np.einsum("bi,bi->b", scores, scores) / scores.shape[1])[:, None]
-            blend += np.divide(weight, spread, out=np.zeros_like(spread), where=spread > 0) * scores
+            blend += _scale(weight, spread) * scores
         return top_k_unseen(blend, users, self.seen, k)
 
     def standardisation(self, users: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -171,8 +171,7 @@ class HybridAgent:
         scales, means = [], []
         for agent, weight in zip(self.agents, self.weights):
             sample = np.asarray(agent.scores_of(users, self._moment_items), dtype=np.float32)
-            spread = sample.std(axis=1, keepdims=True)
-            scales.append(np.divide(weight, spread, out=np.zeros_like(spread), where=spread > 0))
+            scales.append(_scale(weight, sample.std(axis=1, keepdims=True)))
             means.append(sample.mean(axis=1, keepdims=True))
         return scales, means
 
@@ -243,6 +242,11 @@ class HybridAgent:
     def _retrieves(self) -> bool:
         """Whether blends are retrieved through the joint index (blend mode, a large catalogue)."""
         return self.mode == "blend" and self.seen.n_items > FULL_ROW_ITEMS
+
+
+def _scale(weight: float, spread: np.ndarray) -> np.ndarray:
+    """``weight / spread`` per user, 0 where a child scores every item alike (spread 0)."""
+    return np.divide(weight, spread, out=np.zeros_like(spread), where=spread > 0)
 
 
 def _moment_sample(n_items: int) -> np.ndarray:

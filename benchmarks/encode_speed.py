@@ -63,8 +63,7 @@ def prepared(texts: list[str], settings: EncodeSettings) -> tuple[SentenceModel,
     """The model for ``settings`` (int8: calibrated on these texts, as ``embed_texts`` would), and the
     seconds it took to prepare."""
     start = time.perf_counter()
-    calibration = calibration_sample(texts, settings.calibration_texts) if settings.backend == "openvino-int8" else []
-    model = SentenceModel(default_model_path(), settings, calibration)
+    model = SentenceModel(default_model_path(), settings, calibration_sample(texts, settings))
     model.encode(texts[:64], show_progress=False)  # first-call allocations
     return model, time.perf_counter() - start
 

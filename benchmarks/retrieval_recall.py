@@ -83,14 +83,17 @@ def main() -> None:
     }, indent=2))
 
 
+def _queries(hybrid, users: np.ndarray) -> np.ndarray:
+    """The hybrid's blended joint queries for ``users``, as it retrieves with them."""
+    return hybrid.joint_queries(users, hybrid.standardisation(users)[0])
+
+
 def _retrieved(hybrid, users: np.ndarray, n: int) -> np.ndarray:
-    queries = hybrid.joint_queries(users, hybrid.standardisation(users)[0])
-    return unseen_candidates(hybrid.index, queries, users, hybrid.seen, n)
+    return unseen_candidates(hybrid.index, _queries(hybrid, users), users, hybrid.seen, n)
 
 
 def _exact(hybrid, users: np.ndarray, n: int) -> np.ndarray:
-    queries = hybrid.joint_queries(users, hybrid.standardisation(users)[0])
-    return top_k_unseen(queries @ hybrid.joint_keys().T, users, hybrid.seen, n)
+    return top_k_unseen(_queries(hybrid, users) @ hybrid.joint_keys().T, users, hybrid.seen, n)
 
 
 def _full_row_slates(hybrid, users: np.ndarray) -> np.ndarray:

@@ -8,8 +8,8 @@ faiss's inverted-file index (``IndexIVFFlat``): items are clustered once, and a 
 the approximation is recall: an item in the true top-n that the scanned clusters miss.
 
 Building the approximate index (k-means over the items, then filing every item) takes seconds at 209,527
-items, so agents build it once in ``fit`` and keep it in their checkpoint (:meth:`InnerProductIndex.serialized`),
-instead of rebuilding it at every episode's restore.
+items, so the hybrid agent builds it once in ``fit`` and keeps it in its checkpoint
+(:meth:`InnerProductIndex.serialized`), instead of rebuilding it at every episode's restore.
 """
 
 from __future__ import annotations
@@ -100,12 +100,12 @@ def save_index(index: InnerProductIndex, directory: Path) -> None:
         save_arrays(directory, index=serialized)
 
 
-def load_index(items: np.ndarray, directory: Path, *, nprobe: int = 24, seed: int = 0) -> InnerProductIndex:
-    """The index over ``items`` that :func:`save_index` wrote into ``directory``, or a new one when it wrote
-    none (an exact index; or an approximate one built with ``seed`` for a checkpoint from elsewhere)."""
+def load_index(items: np.ndarray, directory: Path, *, nprobe: int = 24) -> InnerProductIndex:
+    """The index over ``items`` that :func:`save_index` wrote into ``directory``, or, when it wrote none, a
+    new one (exact for a small catalogue)."""
     path = Path(directory) / "index.npy"
     serialized = np.load(path, allow_pickle=False) if path.is_file() else None
-    return InnerProductIndex(items, nprobe=nprobe, seed=seed, serialized=serialized)
+    return InnerProductIndex(items, nprobe=nprobe, serialized=serialized)
 
 
 def unseen_candidates(index: InnerProductIndex, queries: np.ndarray, users: np.ndarray, seen: SeenItems, n: int

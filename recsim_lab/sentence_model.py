@@ -110,8 +110,12 @@ def openvino_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("openvino", "nncf"))
 
 
-def calibration_sample(texts: Sequence[str], size: int) -> list[str]:
-    """``size`` texts evenly spaced over ``texts`` in their order (all of them when there are fewer)."""
+def calibration_sample(texts: Sequence[str], settings: EncodeSettings) -> list[str]:
+    """The texts that calibrate ``"openvino-int8"`` when encoding ``texts``: ``settings.calibration_texts``
+    of them evenly spaced in their order (all of them when there are fewer); none for the other backends."""
+    size = settings.calibration_texts
+    if settings.backend != "openvino-int8":
+        return []
     if len(texts) <= size:
         return list(texts)
     return [texts[i] for i in np.linspace(0, len(texts) - 1, size).round().astype(np.int64)]
@@ -204,8 +208,7 @@ _MODELS_LOCK = threading.Lock()
 def load_sentence_model(path: Path, settings: EncodeSettings, calibration: Sequence[str] = ()) -> SentenceModel:
     """The loaded model for these settings (and, for ``"openvino-int8"``, this calibration sample), kept
     for the process; the two most recently loaded models are kept."""
-    sample = hashlib.sha256("\0".join(calibration).encode("utf-8")).hexdigest() \
-        if settings.backend == "openvino-int8" else ""
+    sample = hashlib.sha256("\0".join(calibration).encode("utf-8")).hexdigest()
     key = (str(Path(path).resolve()), settings, sample)
     with _MODELS_LOCK:
         if key not in _MODELS:

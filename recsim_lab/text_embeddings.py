@@ -101,17 +101,15 @@ class CachedEmbeddings:
     """What :func:`cached_embeddings` returns."""
 
     embeddings: np.ndarray
-    """``(n, dim)`` float32; with the cache on, bit-identical to the file at ``path``."""
+    """``(n, dim)`` float32; with the cache on, bit-identical to the file :func:`cache_file` names."""
     key: str
     """The cache key (:func:`cache_key` of the texts, the encoder and the settings actually used)."""
-    path: Path
-    """The cache file (written only when ``use_cache``)."""
 
 
 def cached_embeddings(texts: Sequence[str], *, encoder: EncoderSpec = None,
                       settings: EncodeSettings | None = None, cache_dir: str | Path | None = None,
                       use_cache: bool = True, show_progress: bool = True) -> CachedEmbeddings:
-    """:func:`embed_texts`, also returning the cache key and file (same arguments and errors).
+    """:func:`embed_texts`, also returning the cache key (same arguments and errors).
 
     With ``backend="auto"``, a failure of the OpenVINO conversion or quantisation falls back to ``"torch"``
     with a ``RuntimeWarning``; the key returned is then that of the torch embeddings.
@@ -126,18 +124,17 @@ def cached_embeddings(texts: Sequence[str], *, encoder: EncoderSpec = None,
     if use_cache:
         cached = _read_cached(target, len(texts))
         if cached is not None:
-            return CachedEmbeddings(cached, key, target)
+            return CachedEmbeddings(cached, key)
     if path is None:
         embeddings = _encode_with_object(encoder, texts, settings, show_progress)
     else:
         if show_progress:
             name = "all-MiniLM-L6-v2" if encoder is None else str(path)
-            print(f"embedding {len(texts):,} texts with {name} ({settings.backend}); the result is cached in "
-                  f"{cache_dir}", file=sys.stderr, flush=True)
+            where = f"; the result is cached in {cache_dir}" if use_cache else ""
+            print(f"embedding {len(texts):,} texts with {name} ({settings.backend}){where}", file=sys.stderr,
+                  flush=True)
         try:
-            calibration = calibration_sample(texts, settings.calibration_texts) \
-                if settings.backend == "openvino-int8" else []
-            model = load_sentence_model(path, settings, calibration)
+            model = load_sentence_model(path, settings, calibration_sample(texts, settings))
         except Exception as error:
             if requested.backend != "auto" or settings.backend == "torch":
                 raise
@@ -150,7 +147,7 @@ def cached_embeddings(texts: Sequence[str], *, encoder: EncoderSpec = None,
         embeddings = l2_normalised(embeddings)
     if use_cache:
         atomic_save_npy(target, embeddings)
-    return CachedEmbeddings(embeddings, key, target)
+    return CachedEmbeddings(embeddings, key)
 
 
 def cache_file(key: str, cache_dir: str | Path | None = None) -> Path:
