@@ -1,19 +1,11 @@
-"""Built-in agents, one file each, all through the same protocol as a user's own agent.
+"""Agents: the protocol every recommender follows, its checker, the registry of names, and the built-ins.
 
-``BUILTIN_AGENTS`` maps each short name (``--agent NAME``) to its ``"module:Class"`` and a one-line
-summary. Classes are imported only when used, so listing them is instant.
+- :mod:`agents.protocol`: :class:`~agents.protocol.Agent`, the contract (``fit``, ``recommend``, ``update``,
+  ``save``, ``load``);
+- :mod:`agents.checker`: :func:`~agents.checker.check_agent`, which runs an agent through the protocol and
+  says everything it does wrong;
+- :mod:`agents.registry`: agents by name (built-in short names, ``file.py:Class``, ``module:Class``, and
+  third-party agents registered under the ``recsim_lab.agents`` entry-point group);
+- the built-ins, one file each (``random``, ``popularity``, ``oracle``, ``funk_svd``, ``content``,
+  ``hybrid``), and :mod:`agents.helpers`, what they share (ranking, retrieval, text embeddings).
 """
-
-from __future__ import annotations
-
-BUILTIN_AGENTS: dict[str, tuple[str, str]] = {
-    "random": ("agents.random:RandomAgent", "uniformly random unseen items (lower reference)"),
-    "popularity": ("agents.popularity:PopularityAgent", "most clicked unseen items, counts updated per click"),
-    "oracle": ("agents.oracle:OracleAgent", "top true scores from the hidden world (upper reference)"),
-    "funk_svd": ("agents.funk_svd:FunkSVDAgent", "matrix factorisation (TensorFlow), learns per response"),
-    "content": ("agents.content:ContentAgent", "items whose text embedding is closest to the user's clicks"),
-    "hybrid": ("agents.hybrid:HybridAgent", "funk_svd and content blended (or by slate slots)"),
-}
-
-DEFAULT_AGENT = "hybrid"
-"""The strongest built-in agent that needs no hidden information (measured: benchmarks/agent_quality.py)."""

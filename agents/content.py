@@ -1,7 +1,7 @@
 """``content``: the items whose text is most similar to what the user clicked, by sentence embeddings.
 
 Items are embedded once (``headline + " " + short_description`` through
-:func:`recsim_lab.text_embeddings.embed_texts`: all-MiniLM-L6-v2 by default, cached on disk), projected onto
+:func:`agents.helpers.text_embeddings.embed_texts`: all-MiniLM-L6-v2 by default, cached on disk), projected onto
 their ``dim`` (128) leading principal directions and scaled to unit length. Each user has a *profile* in the
 same space, and a slate is the ``k`` items of highest score outside the user's history, where the score is
 the cosine between profile and item less two penalties learnt from the session's feedback.
@@ -50,13 +50,13 @@ from typing import Any
 
 import numpy as np
 
+from agents.helpers.ranking import top_k_unseen_by_chunks
+from agents.helpers.retrieval import FULL_ROW_ITEMS
+from agents.helpers.sentence_model import EncodeSettings
+from agents.helpers.text_embeddings import cached_embeddings, l2_normalised, projected
 from recsim_lab.checkpoint import load_arrays, load_json, save_arrays, save_json
 from recsim_lab.data import Dataset
-from recsim_lab.ranking import top_k_unseen_by_chunks
-from recsim_lab.retrieval import FULL_ROW_ITEMS
-from recsim_lab.seen import SeenItems
-from recsim_lab.sentence_model import EncodeSettings
-from recsim_lab.text_embeddings import cached_embeddings, l2_normalised, projected
+from recsim_lab.data.seen import SeenItems
 
 _FORMAT = 1
 _META = "content.json"
@@ -72,7 +72,7 @@ class ContentAgent:
     or an object with ``encode(texts) -> (n, dim) array`` (a stand-in, e.g. in tests)."""
     backend: str = "auto"
     """Embedding backend: ``"auto"``, ``"torch"``, ``"openvino"`` or ``"openvino-int8"`` (see
-    :mod:`recsim_lab.sentence_model`)."""
+    :mod:`agents.helpers.sentence_model`)."""
     cache_dir: str | None = None
     """Embedding cache directory; ``None``: ``$RECSIM_LAB_CACHE`` or ``~/.cache/recsim-lab/embeddings``."""
     history_size: int = 50
@@ -102,7 +102,7 @@ class ContentAgent:
     ignored: SeenItems | None = field(default=None, init=False, repr=False)
     passed: SeenItems | None = field(default=None, init=False, repr=False)
     embedding_key: str = field(default="", init=False, repr=False)
-    """Cache key of the item embeddings (:func:`recsim_lab.text_embeddings.cache_key`), for provenance."""
+    """Cache key of the item embeddings (:func:`agents.helpers.text_embeddings.cache_key`), for provenance."""
 
     def __post_init__(self) -> None:
         EncodeSettings(backend=self.backend)  # validates the name

@@ -38,11 +38,11 @@ from typing import Any
 
 import numpy as np
 
+from agents.helpers.ranking import top_k_unseen_by_chunks
+from agents.helpers.retrieval import FULL_ROW_ITEMS
 from recsim_lab.checkpoint import load_arrays, save_arrays
 from recsim_lab.data import Dataset
-from recsim_lab.ranking import top_k_unseen_by_chunks
-from recsim_lab.retrieval import FULL_ROW_ITEMS
-from recsim_lab.seen import SeenItems
+from recsim_lab.data.seen import SeenItems
 
 _ADAM = (0.9, 0.999, 1e-8)  # beta_1, beta_2, epsilon of the warm-start optimiser
 _STATE = ("user_factors", "user_bias", "item_keys", "counters")  # the arrays a checkpoint holds

@@ -7,13 +7,13 @@
   catalogue, so that children on different scales mix fairly) and summed with ``weights``; the slate is
   the top ``k`` unseen items of the blend.
 
-  - Up to :data:`~recsim_lab.retrieval.FULL_ROW_ITEMS` items, every child scores the whole catalogue
+  - Up to :data:`~agents.helpers.retrieval.FULL_ROW_ITEMS` items, every child scores the whole catalogue
     (``scores(users)``, one matrix product each) and the moments are exact.
   - Above, scoring every item per user-step is too slow, so the blend is retrieved. Each child is linear,
     ``scores = queries(users) @ item_keys.T`` plus a constant per user (less sparse penalties), so the
     standardised blend is one inner product between ``[w_1 / s_1 * query_1, w_2 / s_2 * query_2, ...]``
     (``s_i`` the user's spread under child ``i``) and the concatenated keys ``[key_1, key_2, ...]`` of an
-    item. ``fit`` builds one index over the concatenated keys (:class:`~recsim_lab.retrieval.InnerProductIndex`,
+    item. ``fit`` builds one index over the concatenated keys (:class:`~agents.helpers.retrieval.InnerProductIndex`,
     approximate at 50,000 items and more; the checkpoint keeps it); each user's ``candidates`` best unseen
     items under it are re-scored exactly by every child (``scores_of(users, items)``: learning since
     ``fit``, penalties), and the moments are estimated on a fixed random sample of 2,048 items.
@@ -44,10 +44,11 @@ from typing import Any
 
 import numpy as np
 
+from agents.helpers.ranking import top_k, top_k_unseen
+from agents.helpers.retrieval import FULL_ROW_ITEMS, InnerProductIndex, load_index, save_index, unseen_candidates
+from agents.registry import load_agent_class, make_agent
 from recsim_lab.data import Dataset
-from recsim_lab.ranking import top_k, top_k_unseen
-from recsim_lab.retrieval import FULL_ROW_ITEMS, InnerProductIndex, load_index, save_index, unseen_candidates
-from recsim_lab.seen import SeenItems
+from recsim_lab.data.seen import SeenItems
 
 _CHUNK_USERS = 256  # users blended at a time, bounding the (users x candidates x dim) gathers
 _MOMENT_ITEMS = 2048  # items sampled to estimate each user's score mean and spread
@@ -70,7 +71,7 @@ class HybridAgent:
     """Blend weight per child (``mode="blend"``)."""
     candidates: int = 100
     """Items per user retrieved from the joint index and re-scored (``mode="blend"``, catalogues of more
-    than :data:`~recsim_lab.retrieval.FULL_ROW_ITEMS` items)."""
+    than :data:`~agents.helpers.retrieval.FULL_ROW_ITEMS` items)."""
     nprobe: int = 24
     """Clusters of the approximate joint index scanned per query (50,000 items and more; more: higher
     recall, slower)."""
@@ -89,7 +90,6 @@ class HybridAgent:
     _moment_items: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from recsim_lab.plugins import make_agent
 
         self.children, self.weights, self.slots = tuple(self.children), tuple(self.weights), tuple(self.slots)
         if self.mode not in _MODES:
@@ -121,7 +121,6 @@ class HybridAgent:
 
     def _options_per_child(self) -> dict[str, dict[str, Any]]:
         """Each child's constructor options: the tuned ones (blend mode), ``encoder``, then ``child_options``."""
-        from recsim_lab.plugins import load_agent_class
 
         tuned = TUNED_CHILD_OPTIONS if self.mode == "blend" else {}
         options = {name: dict(tuned.get(name, {})) for name in self.children}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.helpers.ranking import first_k_unseen_per_user, top_k, top_k_unseen
 from recsim_lab.data import Dataset
-from recsim_lab.ranking import first_k_unseen_per_user, top_k, top_k_unseen
-from recsim_lab.replay import future_scores
-from recsim_lab.seen import SeenItems
-from recsim_lab.world import World
+from recsim_lab.data.seen import SeenItems
+from recsim_lab.sim.replay import future_scores
+from recsim_lab.worlds.world import World
 
 _CHUNK_CELLS = 1 << 23  # scores computed per chunk of users (rows x n_items), about 32 MB of float32
 _RANKING_CELLS = 1 << 25  # deepest ranking kept for all users (rows x depth), 256 MB of int64

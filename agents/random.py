@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.helpers.ranking import random_unseen
 from recsim_lab.checkpoint import load_arrays, save_arrays
 from recsim_lab.data import Dataset
-from recsim_lab.ranking import random_unseen
-from recsim_lab.seen import SeenItems
+from recsim_lab.data.seen import SeenItems
 
 
 @dataclass

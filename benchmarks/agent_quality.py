@@ -16,11 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from envs import make_world
-from recsim_lab.cli import parse_options
-from recsim_lab.plugins import make_agent
-from recsim_lab.runner import run_episodes
-from recsim_lab.scoring import summarize
+from agents.registry import make_agent
+from recsim_lab.cli.commands import parse_options
+from recsim_lab.run.runner import run_episodes
+from recsim_lab.run.scoring import summarize
+from recsim_lab.worlds.presets import make_world
 
 AGENTS = ("random", "popularity", "funk_svd", "content", "hybrid", "oracle")
 

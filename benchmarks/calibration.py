@@ -67,7 +67,7 @@ def write_synthetic_ml1m(directory: Path, seed: int = 0) -> dict[str, int]:
 
 
 def main() -> None:
-    from envs.importing import ImportConfig, describe, import_world
+    from recsim_lab.worlds.importing import ImportConfig, describe, import_world
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("ml1m", nargs="?", type=Path, help="a GroupLens ml-1m directory (default: synthetic)")

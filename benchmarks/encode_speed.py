@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsim_lab.sentence_model import (
+from agents.helpers.sentence_model import (
     FAST_SETTINGS,
     REFERENCE_SETTINGS,
     EncodeSettings,
@@ -37,7 +37,7 @@ from recsim_lab.sentence_model import (
     calibration_sample,
     openvino_available,
 )
-from recsim_lab.text_embeddings import default_model_path, l2_normalised
+from agents.helpers.text_embeddings import default_model_path, l2_normalised
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "news_category_sample.jsonl"
 
@@ -54,7 +54,7 @@ def load_texts(data: Path | None, n: int) -> tuple[list[str], str]:
                     record = json.loads(line)
                     texts.append(f"{record.get('headline', '')} {record.get('short_description', '')}".strip())
         return texts, str(data)
-    from envs import make_world
+    from recsim_lab.worlds.presets import make_world
 
     return make_world("default").dataset.item_texts()[:n], "synthetic default world"
 

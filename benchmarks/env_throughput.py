@@ -16,9 +16,9 @@ import time
 import numpy as np
 
 from agents.random import RandomAgent
-from envs import make_world
-from recsim_lab.batch_env import BatchSlateEnv
-from recsim_lab.env import SlateEnv
+from envs.batch_env import BatchSlateEnv
+from envs.slate_env import SlateEnv
+from recsim_lab.worlds.presets import make_world
 
 
 def one_user(world, steps: int, seed: int) -> dict[str, float]:

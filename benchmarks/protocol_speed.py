@@ -19,12 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from envs import make_world
-from recsim_lab.batch_env import BatchSlateEnv
-from recsim_lab.cli import parse_options
-from recsim_lab.episode import play_episode
-from recsim_lab.plugins import make_agent
-from recsim_lab.runner import derive_seeds
+from agents.registry import make_agent
+from envs.batch_env import BatchSlateEnv
+from recsim_lab.cli.commands import parse_options
+from recsim_lab.run.episode import play_episode
+from recsim_lab.seeding import derive_seeds
+from recsim_lab.worlds.presets import make_world
 
 
 def peak_rss_bytes() -> int:

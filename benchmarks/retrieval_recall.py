@@ -23,12 +23,12 @@ import time
 
 import numpy as np
 
-from envs import make_world
-from recsim_lab.cli import parse_options
-from recsim_lab.ranking import top_k, top_k_unseen
-from recsim_lab.retrieval import unseen_candidates
-from recsim_lab.runner import derive_seeds
-from recsim_lab.text_embeddings import embed_texts, l2_normalised
+from agents.helpers.ranking import top_k, top_k_unseen
+from agents.helpers.retrieval import unseen_candidates
+from agents.helpers.text_embeddings import embed_texts, l2_normalised
+from recsim_lab.cli.commands import parse_options
+from recsim_lab.seeding import derive_seeds
+from recsim_lab.worlds.presets import make_world
 
 
 def recall(found: np.ndarray, truth: np.ndarray) -> float:

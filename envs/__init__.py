@@ -1,54 +1,17 @@
-"""Environment presets: builders that turn a generator (or a world directory) into a :class:`World`.
+"""The environments: what an agent plays against.
 
-``make_world("default")`` builds the built-in synthetic world; ``make_world("path/to/dir")`` loads a world
-directory (DataLab-format dataset files plus ``world.npz``). ``recsim-lab envs`` lists the presets.
+- :class:`~envs.slate_env.SlateEnv`: the Gymnasium env, one user served per step;
+- :class:`~envs.batch_env.BatchSlateEnv`: the fast path, many distinct users served per step;
+- :mod:`envs.datalab`: the DataLab Cup object API (``TrainingEnvironment``, ``TestingEnvironment``), and
+  :mod:`envs.datalab_export`, which writes a DataLab Cup folder around it;
+- :mod:`envs.registration`: the Gymnasium ids ``recsim_lab/<Preset>-v0``, registered on ``import envs``
+  (or by ``gymnasium.make("envs:recsim_lab/Default-v0")``, which imports this package itself).
+
+Worlds come from :mod:`recsim_lab.worlds`; nothing here imports TensorFlow, torch, faiss or matplotlib.
 """
 
-from __future__ import annotations
+from envs import registration  # noqa: F401  (registers the Gymnasium ids; builds no world)
+from envs.batch_env import BatchSlateEnv
+from envs.slate_env import SlateEnv
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-
-from envs.synthetic import SyntheticConfig, build_synthetic_world
-from recsim_lab.names import unknown_name_error
-from recsim_lab.world import World
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named world: how to build it and one line saying what it is."""
-
-    build: Callable[[], World]
-    summary: str
-
-
-PRESETS: dict[str, Preset] = {
-    "default": Preset(
-        lambda: build_synthetic_world(SyntheticConfig(), name="default"),
-        "synthetic, 2,000 users (1,000 train), 3,000 items, 42 dims; builds in about a second",
-    ),
-    "datalab": Preset(
-        lambda: build_synthetic_world(SyntheticConfig(n_items=209_527), name="datalab"),
-        "synthetic at the DataLab Cup scale: 2,000 users (1,000 train), 209,527 items, 42 dims",
-    ),
-    "small": Preset(
-        lambda: build_synthetic_world(SyntheticConfig(n_users=200, n_train_users=100, n_items=500),
-                                      name="small"),
-        "synthetic, 200 users (100 train), 500 items, 42 dims; for quick tries",
-    ),
-}
-
-
-def make_world(spec: str | Path) -> World:
-    """Build a preset by name, or load a world directory.
-
-    Raises:
-        ValueError: ``spec`` is neither a preset nor a directory (with "did you mean" suggestions).
-    """
-    spec = str(spec)
-    if spec in PRESETS:
-        return PRESETS[spec].build()
-    if Path(spec).is_dir():
-        return World.load(spec)
-    raise unknown_name_error("env", spec, PRESETS, hint=" An env can also be a world directory.")
+__all__ = ["BatchSlateEnv", "SlateEnv"]

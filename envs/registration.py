@@ -1,6 +1,7 @@
-"""Gymnasium ids for the presets: ``gymnasium.make("recsim_lab/Default-v0")`` after ``import recsim_lab``.
+"""Gymnasium ids for the presets: ``gymnasium.make("recsim_lab/Default-v0")`` after ``import envs``.
 
-Entry points are strings, so registering imports neither the environment nor any world.
+Entry points are ``"module:Class"`` strings, so registering builds no world: ``gymnasium.make`` builds the
+preset's world when it constructs the env.
 """
 
 from __future__ import annotations
@@ -12,4 +13,4 @@ GYMNASIUM_IDS = {"default": "recsim_lab/Default-v0", "datalab": "recsim_lab/Data
 
 for _preset, _env_id in GYMNASIUM_IDS.items():
     if _env_id not in gymnasium.registry:
-        gymnasium.register(id=_env_id, entry_point="recsim_lab.env:SlateEnv", kwargs={"world": _preset})
+        gymnasium.register(id=_env_id, entry_point="envs.slate_env:SlateEnv", kwargs={"world": _preset})

@@ -1,13 +1,21 @@
 """recsim-lab: online, interactive evaluation of slate recommenders over replayed user click histories.
 
-Data flow, one module per stage: ``data`` (what agents see) -> ``world`` and ``choice`` (the hidden truth
-and rules) -> ``population`` (one episode's state) -> ``env`` / ``batch_env`` (Gymnasium and batched
-environments) <-> ``agent`` (the protocol; built-ins in the top-level ``agents`` package) <- ``runner``
-(episodes from a checkpoint) -> ``scoring`` (CSV and JSON outputs).
+The data flows one way, one subpackage per stage; each imports only the stages before it::
 
-Importing this package registers the Gymnasium ids ``recsim_lab/<Preset>-v0`` (see ``envs.registration``).
+    recsim_lab.data        click logs, item texts, file formats, importers  -> Dataset (what agents see)
+    recsim_lab.worlds      World and Rules, choice model, presets, generators, calibration  (the hidden truth)
+    recsim_lab.sim         one episode's population of users, the step rules, log replay
+    envs                   Gymnasium SlateEnv, BatchSlateEnv, the DataLab Cup API, registration
+    agents                 protocol, checker, registry, built-in agents and their helpers
+    recsim_lab.run         runner: fit, checkpoint, episodes from the restored checkpoint, output files
+    recsim_lab.evaluation  submissions in a separate process, score files, leaderboard
+    recsim_lab.report      HTML report and figures
+    recsim_lab.cli         the ``recsim-lab`` command, on top of all
+
+Beside them, small modules every stage may use: :mod:`~recsim_lab.errors`, :mod:`~recsim_lab.validation`,
+:mod:`~recsim_lab.names`, :mod:`~recsim_lab.atomic`, :mod:`~recsim_lab.checkpoint`,
+:mod:`~recsim_lab.seeding`, :mod:`~recsim_lab.distinct`, :mod:`~recsim_lab.extras`.
+Importing this package imports nothing else.
 """
 
 __version__ = "0.1.0"
-
-import envs.registration  # noqa: E402,F401  (Gymnasium ids; imports no world and no agent)

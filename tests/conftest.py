@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.synthetic import SyntheticConfig, build_synthetic_world
 from recsim_lab.data import Dataset
-from recsim_lab.world import Rules, World
+from recsim_lab.worlds.synthetic import SyntheticConfig, build_synthetic_world
+from recsim_lab.worlds.world import Rules, World
 
 # User 0 looks along x, user 1 along y; true score = dot product.
 HAND_USERS = np.array([[1.0, 0.0], [0.0, 1.0]])

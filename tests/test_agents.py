@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from conftest import hand_world
 
+from agents.checker import AgentCheckError, check_agent
 from agents.oracle import OracleAgent
 from agents.popularity import PopularityAgent
 from agents.random import RandomAgent
-from recsim_lab.agent_checker import AgentCheckError, check_agent
-from recsim_lab.plugins import load_agent_class, make_agent
-from recsim_lab.seen import SeenItems
+from agents.registry import load_agent_class, make_agent
+from recsim_lab.data.seen import SeenItems
 
 
 @pytest.mark.parametrize("name", ["random", "popularity", "oracle"])

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from envs.calibration import (
+from recsim_lab.data.split import split_by_time
+from recsim_lab.worlds.calibration import (
     CalibrationConfig,
     calibrate,
     calibrated_scale,
@@ -14,9 +15,8 @@ from envs.calibration import (
     interaction_matrix,
     kth_best_unseen,
 )
-from envs.catalogue_users import CatalogueUsersConfig, generate_users, text_embedding
-from recsim_lab.data.split import split_by_time
-from recsim_lab.world import Rules
+from recsim_lab.worlds.catalogue_users import CatalogueUsersConfig, generate_users, text_embedding
+from recsim_lab.worlds.world import Rules
 
 INF = np.inf
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from recsim_lab.choice import click_probabilities, click_probabilities_one, sample_choice_one, sample_choices
+from recsim_lab.worlds.choice import click_probabilities, click_probabilities_one, sample_choice_one, sample_choices
 
 E = math.e
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from recsim_lab.cli import main, parse_options
+from recsim_lab.cli.commands import main, parse_options
 
 USER_AGENT = '''
 import numpy as np

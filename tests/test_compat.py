@@ -1,4 +1,4 @@
-"""The DataLab Cup object API (recsim_lab.compat.datalab) and `export-datalab`, on tiny saved worlds."""
+"""The DataLab Cup object API (envs.datalab) and `export-datalab`, on tiny saved worlds."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import textwrap
 import numpy as np
 import pytest
 
-from envs.synthetic import SyntheticConfig, build_synthetic_world
-from recsim_lab.cli import main
-from recsim_lab.compat import datalab
-from recsim_lab.compat.datalab import TrainingEnvironment
-from recsim_lab.compat.export import MARKER, export_datalab
+from envs import datalab
+from envs.datalab import TrainingEnvironment
+from envs.datalab_export import MARKER, export_datalab
+from recsim_lab.cli.commands import main
 from recsim_lab.data.datalab import read_datalab
-from recsim_lab.runner import derive_seeds, episode_seed
+from recsim_lab.seeding import derive_seeds, episode_seed
+from recsim_lab.worlds.synthetic import SyntheticConfig, build_synthetic_world
 
 N_ITEMS = 60
 

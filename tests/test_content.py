@@ -12,17 +12,17 @@ import zlib
 import numpy as np
 import pytest
 
+from agents.checker import check_agent
 from agents.content import ContentAgent
-from recsim_lab.agent_checker import check_agent
-from recsim_lab.seen import SeenItems
-from recsim_lab.sentence_model import EncodeSettings
-from recsim_lab.text_embeddings import (
+from agents.helpers.sentence_model import EncodeSettings
+from agents.helpers.text_embeddings import (
     cache_key,
     default_cache_dir,
     embed_texts,
     l2_normalised,
     projected,
 )
+from recsim_lab.data.seen import SeenItems
 
 
 class HashingEncoder:
@@ -229,7 +229,7 @@ def test_a_missing_model_directory_is_rejected(tmp_path):
 
 
 def test_importing_does_not_import_torch():
-    code = ("import sys, agents.content, recsim_lab.text_embeddings; "
+    code = ("import sys, agents.content, agents.helpers.text_embeddings; "
             "print(sorted({'torch', 'sentence_transformers', 'openvino', 'nncf'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

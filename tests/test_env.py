@@ -8,8 +8,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import recsim_lab  # noqa: F401  (registers the Gymnasium ids)
-from recsim_lab.batch_env import BatchSlateEnv
-from recsim_lab.env import SlateEnv, SlateSpace
+from envs.batch_env import BatchSlateEnv
+from envs.slate_env import SlateEnv, SlateSpace
 
 
 def play(env: SlateEnv, seed: int, policy_seed: int = 0) -> list[tuple]:

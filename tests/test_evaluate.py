@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from recsim_lab.cli import _memory_size, main
-from recsim_lab.evaluate import EvaluateConfig, evaluate
-from recsim_lab.runner import RunConfig, run
+from recsim_lab.cli.commands import _memory_size, main
+from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
+from recsim_lab.run.runner import RunConfig, run
 
 SUBMISSIONS = '''
 import os

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
+from agents.checker import check_agent
 from agents.funk_svd import FunkSVDAgent
-from envs.synthetic import SyntheticConfig, build_synthetic_world
-from recsim_lab.agent_checker import check_agent
-from recsim_lab.seen import SeenItems
+from recsim_lab.data.seen import SeenItems
+from recsim_lab.worlds.synthetic import SyntheticConfig, build_synthetic_world
 
 FAST = dict(factors=8, epochs=3)
 TRAINED = dict(factors=8, epochs=30, batch_size=64)  # about 600 Adam steps on the small world

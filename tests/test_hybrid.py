@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from test_content import HashingEncoder
 
+from agents.checker import check_agent
+from agents.helpers.ranking import top_k_unseen
 from agents.hybrid import HybridAgent
 from agents.popularity import PopularityAgent
-from recsim_lab.agent_checker import check_agent
-from recsim_lab.ranking import top_k_unseen
-from recsim_lab.seen import SeenItems
+from recsim_lab.data.seen import SeenItems
 
 
 class Fixed(PopularityAgent):
@@ -124,7 +124,7 @@ def test_the_retrieved_blend_equals_the_full_row_blend_when_every_item_is_retrie
 
 def test_the_approximate_joint_index_is_kept_in_the_checkpoint(tiny_world, monkeypatch, tmp_path):
     monkeypatch.setattr("agents.hybrid.FULL_ROW_ITEMS", 0)
-    monkeypatch.setattr("recsim_lab.retrieval.EXACT_BELOW", 0)  # faiss, even for 120 items
+    monkeypatch.setattr("agents.helpers.retrieval.EXACT_BELOW", 0)  # faiss, even for 120 items
     agent = HybridAgent(children=LINEAR, candidates=20)
     agent.fit(tiny_world.dataset, seed=0)
     assert not agent.index.exact

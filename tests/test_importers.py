@@ -8,15 +8,15 @@ import json
 import numpy as np
 import pytest
 
-from envs.importing import ImportConfig, build_world, import_world, read_log
-from recsim_lab.cli import main
+from recsim_lab.cli.commands import main
 from recsim_lab.data.ids import IdMap, load_ids, save_ids
 from recsim_lab.data.interactions_csv import read_interactions_csv
 from recsim_lab.data.mind import read_mind
 from recsim_lab.data.movielens import read_movielens_1m, read_movielens_100k
 from recsim_lab.data.news_category import read_news_category
 from recsim_lab.errors import DataFormatError
-from recsim_lab.world import World
+from recsim_lab.worlds.importing import ImportConfig, build_world, import_world, read_log
+from recsim_lab.worlds.world import World
 
 # --- MovieLens 100K: 3 genres; user "10" sorts after "2"; item 5 is never rated ------------------------------
 GENRES = "unknown|0\nAction|1\nComedy|2\n"
@@ -300,7 +300,7 @@ def test_failed_import_writes_nothing(tmp_path, monkeypatch):
     def broken_disk(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("envs.importing.save_ids", broken_disk)  # fails after the world files are written
+    monkeypatch.setattr("recsim_lab.worlds.importing.save_ids", broken_disk)  # fails after the world files are written
     with pytest.raises(OSError, match="disk full"):
         import_world("movielens-100k", ml100k(source), out, ImportConfig(min_history=3))
     assert not any(out.parent.iterdir())  # the staging directory is gone too
@@ -318,7 +318,7 @@ def test_failed_import_writes_nothing(tmp_path, monkeypatch):
 def test_news_category_import_generates_users_over_real_texts(tmp_path):
     path = tmp_path / "news.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in news_lines(60)))
-    from envs.catalogue_users import CatalogueUsersConfig
+    from recsim_lab.worlds.catalogue_users import CatalogueUsersConfig
 
     config = ImportConfig(min_history=3, catalogue_users=CatalogueUsersConfig(n_users=30, attractive_items=6,
                                                                               mean_clicks=10.0, min_clicks=4))

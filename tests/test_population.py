@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import hand_world
 
-from recsim_lab.population import Population
-from recsim_lab.world import Rules
+from recsim_lab.sim.population import Population
+from recsim_lab.worlds.world import Rules
 
 E = math.e
 SLATE = [0, 1, 2, 3, 4]

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsim_lab.choice import click_probabilities, click_probabilities_one, sample_choice_one, sample_choices
-from recsim_lab.seen import SeenItems
+from recsim_lab.data.seen import SeenItems
+from recsim_lab.worlds.choice import click_probabilities, click_probabilities_one, sample_choice_one, sample_choices
 
 scores = st.lists(st.one_of(st.floats(-5, 5), st.just(-np.inf)), min_size=5, max_size=5)
 

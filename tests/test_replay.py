@@ -10,12 +10,12 @@ import pytest
 from conftest import HAND_ITEMS, HAND_USERS, hand_world
 
 from agents.oracle import OracleAgent
-from recsim_lab.batch_env import BatchSlateEnv
-from recsim_lab.env import SlateEnv
+from envs.batch_env import BatchSlateEnv
+from envs.slate_env import SlateEnv
 from recsim_lab.errors import DataFormatError
-from recsim_lab.population import Population
-from recsim_lab.runner import RunConfig, run
-from recsim_lab.world import Rules, World
+from recsim_lab.run.runner import RunConfig, run
+from recsim_lab.sim.population import Population
+from recsim_lab.worlds.world import Rules, World
 
 FUTURES = ([4, 2, 5], [0])  # user 0: 4 first, then 2, then 5; user 1 (history [3]): 0
 SLATE = [0, 1, 2, 3, 4]

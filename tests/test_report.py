@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from recsim_lab.cli import main
-from recsim_lab.report import FIGURE_PX, make_report
-from recsim_lab.runner import RunConfig, run
-from recsim_lab.trace import TRACE_COLUMNS, StepTrace
+from recsim_lab.cli.commands import main
+from recsim_lab.report.report import FIGURE_PX, make_report
+from recsim_lab.run.runner import RunConfig, run
+from recsim_lab.run.trace import TRACE_COLUMNS, StepTrace
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

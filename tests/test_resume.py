@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from recsim_lab.cli import main
-from recsim_lab.runner import RunConfig, resume, run
+from recsim_lab.cli.commands import main
+from recsim_lab.run.runner import RunConfig, resume, run
 
 EPISODES = 4
 SEED = 5
@@ -50,7 +50,7 @@ def uninterrupted(slow_agent, tiny_world_dir, tmp_path_factory):
 
 
 def start_run(slow_agent, world_dir, out: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "recsim_lab.cli", "run", "--env", str(world_dir), "--agent", slow_agent,
+    command = [sys.executable, "-m", "recsim_lab.cli.commands", "run", "--env", str(world_dir), "--agent", slow_agent,
                "--episodes", str(EPISODES), "--seed", str(SEED), "--out", str(out), "--no-progress"]
     return subprocess.Popen(command, env={**os.environ, "AGENT_DELAY": "0.05"}, stderr=subprocess.PIPE, text=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsim_lab.retrieval import InnerProductIndex
+from agents.helpers.retrieval import InnerProductIndex
 
 
 def test_exact_search_matches_brute_force():

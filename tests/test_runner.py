@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from agents.popularity import PopularityAgent
-from recsim_lab.runner import RunConfig, derive_seeds, run, run_episodes
+from recsim_lab.run.runner import RunConfig, run, run_episodes
+from recsim_lab.seeding import derive_seeds
 
 
 class Recorder(PopularityAgent):

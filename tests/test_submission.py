@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsim_lab.cli import main
-from recsim_lab.leaderboard import (
+from recsim_lab.cli.commands import main
+from recsim_lab.evaluation.leaderboard import (
     LEADERBOARD_HEADER,
     References,
     leaderboard_csv,
@@ -14,8 +14,8 @@ from recsim_lab.leaderboard import (
     reference_scores,
     submission_names,
 )
-from recsim_lab.scoring import scores_csv
-from recsim_lab.submission import Submission, SubmissionError, read_submission
+from recsim_lab.evaluation.submission import Submission, SubmissionError, read_submission
+from recsim_lab.run.scoring import scores_csv
 
 USERS = np.arange(4)
 VALID = "user_id,avg_score\n0,0.5\n1,0.25\n2,0.0\n3,1.0\n"

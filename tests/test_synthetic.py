@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 
-from envs import make_world
-from envs.synthetic import SyntheticConfig, build_synthetic_world
+from recsim_lab.worlds.presets import make_world
+from recsim_lab.worlds.synthetic import SyntheticConfig, build_synthetic_world
 
 SMALL = SyntheticConfig(n_users=150, n_train_users=50, n_items=600, dim=12, attractive_items=20)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from recsim_lab.errors import DataFormatError
-from recsim_lab.world import Rules, World
+from recsim_lab.worlds.world import Rules, World
 
 
 def test_save_then_load_round_trips(tmp_path, tiny_world):

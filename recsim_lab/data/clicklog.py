@@ -3,7 +3,7 @@
 The importers (:mod:`~recsim_lab.data.movielens`, :mod:`~recsim_lab.data.mind`,
 :mod:`~recsim_lab.data.news_category`, :mod:`~recsim_lab.data.interactions_csv`) each read one public format
 into a :class:`ClickLog`; :mod:`recsim_lab.data.split` turns it into visible histories and held-out futures,
-and ``envs.importing`` into a world. Also here: the line reader they share, which names the file and the
+and ``recsim_lab.worlds.importing`` into a world. Also here: the line reader they share, which names the file and the
 line of every problem.
 """
 

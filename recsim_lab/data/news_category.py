@@ -2,8 +2,8 @@
 
 JSON lines, one article per line: ``headline`` (string, required), ``short_description`` (string, may be
 missing or empty), ``category`` (string, required), and fields not used here (``link``, ``authors``,
-``date``). It has no users and no clicks: ``envs.importing`` generates users over its categories and its
-text (see ``envs.catalogue_users``), so a world with real texts exists without a click log.
+``date``). It has no users and no clicks: ``recsim_lab.worlds.importing`` generates users over its categories and its
+text (see ``recsim_lab.worlds.catalogue_users``), so a world with real texts exists without a click log.
 
 Item ids: the 1-based line number of the article in the file (always unique; the dataset's links are not).
 """

@@ -1,0 +1,305 @@
+"""``recsim-lab``: run agents against environments, list what is available, export DataLab Cup folders.
+
+Heavy libraries (TensorFlow, torch) are imported only by the agents that need them, so ``--help`` and the
+listing commands answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agents.registry import DEFAULT_AGENT, registered_agents
+from envs.datalab_export import export_datalab
+from envs.registration import GYMNASIUM_IDS
+from recsim_lab.atomic import atomic_write_text
+from recsim_lab.cli.data_commands import add_data_commands
+from recsim_lab.errors import DataFormatError
+from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
+from recsim_lab.evaluation.leaderboard import leaderboard_csv, rank, reference_scores, submission_names
+from recsim_lab.evaluation.submission import SubmissionError, read_submission
+from recsim_lab.report.report import make_report
+from recsim_lab.run.runner import RunConfig, resume, run
+from recsim_lab.worlds.presets import PRESETS, make_world
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args)
+    except (ValueError, DataFormatError, FileNotFoundError) as error:
+        print(f"recsim-lab: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as interrupt:
+        print(f"recsim-lab: interrupted{f'; {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="recsim-lab",
+        description="Online, interactive evaluation of slate recommenders over replayed click histories.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="play episodes of an agent against an environment",
+                              description="Fit the agent once, checkpoint it, and play N episodes from the "
+                                          "checkpoint; writes scores.csv, episodes.csv, summary.json and "
+                                          "config.json into a new run directory.")
+    run.add_argument("--env", default="default", help="preset name (see `recsim-lab envs`) or world directory "
+                                                       "(default: %(default)s)")
+    run.add_argument("--agent", default=DEFAULT_AGENT,
+                     help="built-in name (see `recsim-lab agents`), path/to/file.py:Class or module:Class "
+                          "(default: %(default)s)")
+    run.add_argument("--episodes", type=int, default=5, help="episodes to play (default: %(default)s)")
+    run.add_argument("--seed", type=int, default=0, help="root seed of the run (default: %(default)s)")
+    run.add_argument("--split", choices=("train", "test"), default="test",
+                     help="population: train = the first n_train_users, test = all (default: %(default)s)")
+    run.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|all",
+                     help="users served per env step; 1 = one user at a time (default: all active users)")
+    run.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                     help="agent hyperparameter (repeatable), e.g. --set factors=64")
+    _add_encoder(run)
+    run.add_argument("--out", default="runs", help="folder for run directories (default: %(default)s)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                     help="finish an interrupted run: play only its missing episodes (its configuration comes "
+                          "from RUN_DIR/config.json)")
+    run.add_argument("--choice", choices=("softmax", "replay"), default=None,
+                     help="play under this choice model instead of the world's (replay: imported worlds)")
+    run.add_argument("--original-ids", action="store_true",
+                     help="scores.csv with the original user ids of an imported world (its ids.json)")
+    run.set_defaults(command=_run)
+
+    envs = commands.add_parser("envs", help="list the environment presets")
+    envs.set_defaults(command=_envs)
+    agents = commands.add_parser("agents", help="list the built-in agents")
+    agents.set_defaults(command=_agents)
+
+    export = commands.add_parser("export-datalab", help="write a DataLab Cup folder (dataset + environment shim)",
+                                 description="Write DIR/dataset/{user_data,item_data}.json and "
+                                             "DIR/evaluation/environment.py so that a DataLab Cup notebook "
+                                             "runs unchanged from DIR.")
+    export.add_argument("directory", type=Path, metavar="DIR")
+    export.add_argument("--env", default="default", help="preset name or world directory (default: %(default)s)")
+    export.set_defaults(command=_export_datalab)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a submitted agent safely (own process, time and memory limits)",
+        description="The official protocol (fit, checkpoint, N episodes of the test population from the "
+                    "checkpoint) with the agent in its own process. A submission that raises, hangs, runs out "
+                    "of memory or returns an invalid slate gets a failure record in summary.json (status, "
+                    "reason, episode, step) and exit code 1.")
+    evaluate.add_argument("agent", metavar="AGENT", help="the submission: path/to/agent.py:Class")
+    evaluate.add_argument("--env", default="default", help="preset name or world directory (default: %(default)s)")
+    evaluate.add_argument("--episodes", type=int, default=5, help="episodes to play (default: %(default)s)")
+    evaluate.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
+    evaluate.add_argument("--time-limit", type=float, default=3600.0, metavar="SECONDS",
+                          help="wall time for the whole evaluation (default: %(default)g)")
+    evaluate.add_argument("--memory-limit", type=_memory_size, default="8G", metavar="SIZE",
+                          help="address-space limit of the agent's process, e.g. 512M, 8G, or 'none' "
+                               "(default: %(default)s)")
+    evaluate.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                          help="agent hyperparameter (repeatable)")
+    _add_encoder(evaluate)
+    evaluate.add_argument("--out", default="runs", help="folder for run directories (default: %(default)s)")
+    evaluate.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    evaluate.set_defaults(command=_evaluate)
+
+    score = commands.add_parser(
+        "score", help="validate submission CSVs and rank them on a leaderboard",
+        description="Check each user_id,avg_score file (header, every test user exactly once, scores in "
+                    "[0, 1]; every problem with its line) and rank the valid ones by mean score, normalised "
+                    "against the world's random (0) and oracle (1) references. Exit code 1 if any file is "
+                    "invalid.")
+    score.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION.csv")
+    score.add_argument("--env", required=True, help="preset name or world directory the submissions are for")
+    score.add_argument("--out", type=Path, default=None, metavar="LEADERBOARD.csv",
+                       help="write the leaderboard CSV here (rank,name,mean_score,normalised_score,users)")
+    score.set_defaults(command=_score)
+
+    report = commands.add_parser("report", help="an HTML report with figures of one or more runs",
+                                 description="Write OUT/report.html and PNG figures: mean score per episode, "
+                                             "per-user score distribution, click rate and active users over an "
+                                             "episode, and a side-by-side comparison of several runs.")
+    report.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    report.add_argument("--out", type=Path, default=Path("report"), help="folder for the report "
+                                                                         "(default: %(default)s)")
+    report.set_defaults(command=_report)
+
+
+    add_data_commands(commands)
+    return parser
+
+
+def _batch_size(text: str) -> int | None:
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'all', got {text!r}")
+    return value
+
+
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _memory_size(text: str) -> int | None:
+    """``"8G"`` -> 8 GiB in bytes (units K, M, G, T are powers of 1024; a trailing B or iB is allowed);
+    ``"none"`` -> ``None``."""
+    if text.strip().lower() == "none":
+        return None
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*([KMGT]?)(?:i?B)?\s*", text, flags=re.IGNORECASE)
+    if not match or float(match[1]) * _SIZE_UNITS[match[2].upper()] < 1:
+        raise argparse.ArgumentTypeError(f"expected a size such as 512M, 8G or 'none', got {text!r}")
+    return int(float(match[1]) * _SIZE_UNITS[match[2].upper()])
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["factors=64", "encoder=/m"]`` -> ``{"factors": 64, "encoder": "/m"}`` (JSON values, else strings)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options
+
+
+def _add_encoder(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoder", type=_model_directory, default=None, metavar="PATH",
+                        help="a local sentence-transformers model directory for the text embeddings of the "
+                             "content and hybrid agents (default: the packaged all-MiniLM-L6-v2)")
+
+
+def agent_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The agent's constructor options: ``--set`` pairs, and ``encoder`` from ``--encoder``."""
+    options = parse_options(args.options)
+    if args.encoder is not None:
+        if options.get("encoder", args.encoder) != args.encoder:
+            raise ValueError(f"--encoder {args.encoder} and --set encoder={options['encoder']} disagree; give one")
+        options["encoder"] = args.encoder
+    return options
+
+
+def _model_directory(text: str) -> str:
+    """An existing directory, as an absolute path (so that ``--resume`` from elsewhere finds it)."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory (a sentence-transformers model folder)")
+    return str(path.resolve())
+
+
+def _run(args: argparse.Namespace) -> int:
+
+    if args.resume is not None:
+        defaults = vars(build_parser().parse_args(["run"]))
+        given = [f"--{'set' if key == 'options' else key.replace('_', '-')}" for key, value in vars(args).items()
+                 if key not in ("resume", "no_progress", "command") and value != defaults[key]]
+        if given:
+            raise ValueError(f"--resume takes the configuration from RUN_DIR/config.json; drop {', '.join(given)}")
+        outcome = resume(args.resume, progress=not args.no_progress)
+    else:
+        outcome = run(RunConfig(env=args.env, agent=args.agent, episodes=args.episodes, seed=args.seed,
+                                split=args.split, batch_size=args.batch_size, out=args.out,
+                                agent_options=agent_options(args), progress=not args.no_progress,
+                                choice=args.choice, original_ids=args.original_ids))
+    summary = outcome.summary
+    print(f"{summary['agent']} on {summary['env']} ({summary['split']}, {len(summary['episode_mean_scores'])} "
+          f"episodes, seed {summary['seeds']['run']}): "
+          f"mean score {summary['mean_score']:.5f}, click rate {summary['click_rate']:.3f}, "
+          f"{summary['steps']:,} steps at {summary['steps_per_s']:,.0f} steps/s")
+    print(f"outputs: {outcome.directory}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+
+    config = EvaluateConfig(agent=args.agent, env=args.env, episodes=args.episodes, seed=args.seed,
+                            time_limit=args.time_limit, memory_limit=args.memory_limit, out=args.out,
+                            agent_options=agent_options(args), progress=not args.no_progress)
+    outcome = evaluate(config)
+    summary = outcome.summary
+    if outcome.ok:
+        print(f"{config.agent} on {config.env}: ok, mean score {summary['mean_score']:.5f}, "
+              f"click rate {summary['click_rate']:.3f}, {summary['evaluation']['wall_s']:.1f} s in all")
+    else:
+        where = "".join(f", {key} {summary[key]}" for key in ("episode", "step") if summary[key] is not None)
+        print(f"{config.agent} on {config.env}: FAILED ({summary['status']}) in {summary['call']}{where}: "
+              f"{summary['reason']}", file=sys.stderr)
+    print(f"outputs: {outcome.directory}")
+    return 0 if outcome.ok else 1
+
+
+def _score(args: argparse.Namespace) -> int:
+
+    world = make_world(args.env)
+    valid, invalid = [], []
+    for name, path in zip(submission_names(args.submissions), args.submissions):
+        try:
+            valid.append((name, read_submission(path, world.dataset.users("test"))))
+        except SubmissionError as error:
+            print(error, file=sys.stderr)
+            invalid.append(name)
+    if invalid:
+        print(f"recsim-lab: {len(invalid)} invalid submission(s) left out of the leaderboard: {', '.join(invalid)}",
+              file=sys.stderr)
+    if not valid:
+        return 1
+    references = reference_scores(world)
+    entries = rank(valid, references)
+    print(f"references on {args.env} ({references.episodes} episodes, seed {references.seed}): "
+          f"random {references.random:.5f}, oracle {references.oracle:.5f}")
+    print(f"{'rank':>4}  {'mean score':>10}  {'normalised':>10}  {'users':>6}  name")
+    for e in entries:
+        print(f"{e.rank:>4}  {e.mean_score:>10.5f}  {e.normalised_score:>10.4f}  {e.users:>6}  {e.name}")
+    if args.out is not None:
+        atomic_write_text(args.out, leaderboard_csv(entries))
+        print(f"leaderboard: {args.out}")
+    return 1 if invalid else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+
+    for path in make_report(args.runs, args.out):
+        print(path)
+    return 0
+
+
+def _envs(args: argparse.Namespace) -> int:
+
+    for name, preset in PRESETS.items():
+        print(f"{name:10} {GYMNASIUM_IDS[name]:24} {preset.summary}")
+    print("\nAny world directory (DataLab-format files plus world.npz) is an env too: --env path/to/world")
+    return 0
+
+
+def _agents(args: argparse.Namespace) -> int:
+    for name, (target, summary) in registered_agents().items():
+        print(f"{name:12} {summary}  [{target}]")
+    print("\nYour own agent: --agent path/to/file.py:Class or --agent package.module:Class")
+    return 0
+
+
+def _export_datalab(args: argparse.Namespace) -> int:
+
+    written = export_datalab(args.directory, args.env)
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""One episode: reset the env, let the agent recommend and learn until no user is left."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from agents.protocol import Agent
+from envs.batch_env import BatchSlateEnv
+from recsim_lab.run.trace import StepTrace
+
+_POSTFIX_SECONDS = 0.5  # between progress-bar postfix refreshes (a batched episode has few, long env steps)
+
+
+@dataclass
+class EpisodeResult:
+    """What one episode produced, per user of the population."""
+
+    episode: int
+    seed: int
+    users: np.ndarray
+    """``(n,)`` user ids of the population."""
+    session_length: np.ndarray
+    """``(n,)`` steps each user stayed."""
+    clicks: np.ndarray
+    """``(n,)`` clicks each user made."""
+    seconds: float
+    """Wall time of the episode (agent and env)."""
+    trace: np.ndarray
+    """``(n_points, 5)`` int64 per-step aggregates, columns :data:`~recsim_lab.run.trace.TRACE_COLUMNS`."""
+
+    @property
+    def steps(self) -> int:
+        """User-steps served in the episode."""
+        return int(self.session_length.sum())
+
+
+def play_episode(env: BatchSlateEnv, agent: Agent, *, episode: int, seed: int, progress: bool = True,
+                 description: str = "episode") -> EpisodeResult:
+    """Reset ``env`` with ``seed`` and play until no user is left; the agent learns from every response."""
+    start = time.perf_counter()
+    users, _ = env.reset(seed=seed)
+    k = env.world.rules.slate_size
+    clicks = 0
+    trace = StepTrace()
+    with tqdm(desc=description, unit="step", disable=not progress, leave=False) as bar:
+        shown = -float("inf")
+        while True:
+            slates = agent.recommend(users, k)
+            next_users, rewards, terminated, info = env.step(slates)
+            agent.update(info["user"], np.asarray(slates, dtype=np.int64), info["clicked_item"])
+            step_clicks = int(rewards.sum())
+            clicks += step_clicks
+            trace.add(users.size, step_clicks, info["n_active"])
+            bar.update(users.size)
+            if progress and (terminated or time.perf_counter() - shown >= _POSTFIX_SECONDS):
+                bar.set_postfix(clicks=clicks, active=info["n_active"], refresh=False)
+                shown = time.perf_counter()
+            if terminated:
+                break
+            users = next_users
+    population = env.population
+    members = population.members
+    return EpisodeResult(episode, seed, members.copy(), population.session_length[members].copy(),
+                         population.clicks[members].copy(), time.perf_counter() - start, trace.to_array())

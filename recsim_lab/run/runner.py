@@ -1,0 +1,254 @@
+"""The runner: fit once, checkpoint, then play every episode from the restored checkpoint.
+
+Seeding: one run seed; ``np.random.SeedSequence(seed).spawn(2)`` gives the agent's stream and the episodes'
+stream, and the latter spawns one seed per episode. The world itself does not depend on the run seed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.protocol import Agent
+from agents.registry import DEFAULT_AGENT, make_agent
+from envs.batch_env import BatchSlateEnv
+from recsim_lab import __version__
+from recsim_lab.atomic import atomic_write_text
+from recsim_lab.data.ids import original_user_ids
+from recsim_lab.run.episode import EpisodeResult, play_episode
+from recsim_lab.run.record import RunRecord
+from recsim_lab.run.scoring import average_scores, episodes_csv, scores_csv, summarize, trace_csv
+from recsim_lab.seeding import derive_seeds
+from recsim_lab.worlds.presets import make_world
+from recsim_lab.worlds.world import World
+
+
+@dataclass
+class RunConfig:
+    """One run of an agent against an environment."""
+
+    env: str = "default"
+    """Preset name (``recsim-lab envs``) or world directory."""
+    agent: str = DEFAULT_AGENT
+    """Built-in name (``recsim-lab agents``), ``path/to/file.py:Class`` or ``package.module:Class``."""
+    episodes: int = 5
+    """Episodes to play, each from the restored checkpoint."""
+    seed: int = 0
+    """Root seed of the run (agent and episode seeds derive from it)."""
+    split: str = "test"
+    """Population: ``test`` (all users) or ``train`` (the first ``n_train_users``)."""
+    batch_size: int | None = None
+    """Users served per env step: ``None`` serves all active users at once; 1 is the one-user protocol."""
+    out: str = "runs"
+    """Folder that receives the run directory."""
+    agent_options: dict[str, Any] = field(default_factory=dict)
+    """Hyperparameters passed to the agent's constructor."""
+    progress: bool = True
+    """Show a progress bar per episode."""
+    choice: str | None = None
+    """Choice model to play under instead of the world's (``softmax`` or ``replay``); ``None`` keeps it."""
+    original_ids: bool = False
+    """Write ``scores.csv`` with an imported world's original user ids (its ``ids.json``)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.episodes, bool) or not isinstance(self.episodes, int) or self.episodes < 1:
+            raise ValueError(f"episodes must be a positive integer, got {self.episodes!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if self.split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {self.split!r}")
+        if self.batch_size is not None and (isinstance(self.batch_size, bool) or
+                                            not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer or None (all), got {self.batch_size!r}")
+        if self.choice not in (None, "softmax", "replay"):
+            raise ValueError(f"choice must be 'softmax', 'replay' or None (the world's), got {self.choice!r}")
+
+
+def run_episodes(world: World, agent: Agent, *, episodes: int, seed: int, checkpoint: Path, split: str = "test",
+                 batch_size: int | None = None, progress: bool = True,
+                 record: RunRecord | None = None) -> list[EpisodeResult]:
+    """Fit ``agent`` once on the visible data, save it to ``checkpoint``, and play ``episodes`` episodes,
+    restoring the checkpoint at the start of each.
+
+    With a ``record`` (:mod:`recsim_lab.run.record`) the work survives an interruption: the checkpoint is
+    sealed once saved and every episode is saved as soon as it ends; what the record already holds (a
+    sealed checkpoint, completed episodes) is reused instead of being fitted or played again.
+    """
+    agent_seed, episode_seeds = derive_seeds(seed, episodes)
+    checkpoint = Path(checkpoint)
+    env = BatchSlateEnv(world, split=split, batch_size=batch_size)
+    completed = {} if record is None else record.completed_episodes(episode_seeds, env.population.members)
+    if record is None or not record.checkpoint_sealed(checkpoint):
+        agent.fit(world.dataset, seed=agent_seed)
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        agent.save(checkpoint)
+        if record is not None:
+            record.seal_checkpoint(checkpoint)
+    results = []
+    for episode, episode_seed in enumerate(episode_seeds):
+        if episode not in completed:
+            agent.load(checkpoint)
+            completed[episode] = play_episode(env, agent, episode=episode, seed=episode_seed, progress=progress,
+                                              description=f"episode {episode + 1}/{episodes}")
+            if record is not None:
+                record.save_episode(completed[episode])
+        results.append(completed[episode])
+    return results
+
+
+@dataclass
+class RunOutcome:
+    """Where a run's outputs went, and its summary."""
+
+    directory: Path
+    summary: dict[str, Any]
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; its message says how many episodes are saved and how to resume."""
+
+
+def run(config: RunConfig, world: World | None = None) -> RunOutcome:
+    """Play ``config`` and write ``scores.csv``, ``episodes.csv``, ``trace.csv``, ``summary.json`` and
+    ``config.json`` into ``<out>/<env>__<agent>__<seed>__<time>/`` (each file atomically; the agent
+    checkpoint beside them, and each episode in ``episodes/`` as soon as it ends, so that :func:`resume`
+    can finish an interrupted run).
+
+    Args:
+        config: what to run.
+        world: an already built world for ``config.env`` (built from ``config.env`` when omitted).
+
+    Raises:
+        RunInterrupted: on Ctrl-C; the completed episodes stay in the run directory.
+    """
+
+    world = (make_world(config.env) if world is None else world).with_choice(config.choice)
+    if config.original_ids:
+        original_user_ids(config.env, world.dataset.n_users)  # fails before anything is written
+    agent = make_agent(config.agent, world=world, **config.agent_options)
+    return _play(config, world, agent, create_run_directory(config, world))
+
+
+def resume(directory: str | Path, *, progress: bool = True) -> RunOutcome:
+    """Finish the interrupted or killed run in ``directory``: play only the episodes it did not complete and
+    write every output, exactly as the uninterrupted run would have (``scores.csv`` byte-identical).
+
+    The configuration is the directory's ``config.json``; the world it names is built again and must match
+    the one recorded there. Resuming a finished run plays nothing and writes the same outputs again.
+
+    Raises:
+        ValueError: not a run directory, a different world, a changed checkpoint, or episode files that do
+            not belong to the run.
+        RunInterrupted: on Ctrl-C (resume again).
+    """
+
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
+        raise ValueError(f"{directory} is not a run directory: it has no config.json")
+    recorded = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    if "evaluation" in recorded:
+        raise ValueError(f"{directory} is an evaluation (recsim-lab evaluate), which is not resumable; "
+                         f"evaluate the agent again")
+    missing = sorted({"env", "agent", "episodes", "seed"} - set(recorded))
+    if missing:
+        raise ValueError(f"{directory / 'config.json'} lacks {missing}; it was not written by recsim-lab run")
+    # a field added to RunConfig after the run was recorded takes its default
+    config = RunConfig(**{f.name: recorded[f.name] for f in fields(RunConfig) if f.name in recorded
+                          and f.name != "progress"}, progress=progress)
+    world = make_world(config.env).with_choice(config.choice)
+    current = _resolved_config(config, world)["world"]
+    if current != recorded.get("world"):
+        raise ValueError(f"env {config.env!r} is now {current}, but the run was started on "
+                         f"{recorded.get('world')}; a run resumes only on the same world")
+    agent = make_agent(config.agent, world=world, **config.agent_options)
+    RunRecord(directory).remove_temporary_files()
+    return _play(config, world, agent, directory)
+
+
+def _play(config: RunConfig, world: World, agent: Agent, directory: Path) -> RunOutcome:
+    record = RunRecord(directory)
+    try:
+        results = run_episodes(world, agent, episodes=config.episodes, seed=config.seed,
+                               checkpoint=directory / "checkpoint", split=config.split,
+                               batch_size=config.batch_size, progress=config.progress, record=record)
+        return RunOutcome(directory, write_outputs(directory, config, world, results))
+    except KeyboardInterrupt:
+        saved = len(record.saved_episodes())
+        raise RunInterrupted(f"{saved} of {config.episodes} episodes are saved in {directory}; finish the run "
+                             f"with: recsim-lab run --resume {directory}") from None
+
+
+def create_run_directory(config: RunConfig, world: World, **extra: Any) -> Path:
+    """A new ``<out>/<env>__<agent>__<seed>__<time>/`` holding ``config.json`` (the resolved ``config``, the
+    world's shape and rules, and ``extra``)."""
+    directory = _new_run_directory(Path(config.out), _label(config.env), _label(config.agent), config.seed)
+    write_json(directory / "config.json", {**_resolved_config(config, world), **extra})
+    return directory
+
+
+def write_outputs(directory: Path, config: RunConfig, world: World, results: list[EpisodeResult],
+                  **extra: Any) -> dict[str, Any]:
+    """Write ``scores.csv``, ``episodes.csv``, ``trace.csv`` and, last, ``summary.json`` (with ``extra``
+    keys added) into ``directory``, each atomically; returns the summary."""
+    horizon = world.rules.horizon
+    users, scores = average_scores(results, horizon)
+    labels = original_user_ids(config.env, world.dataset.n_users)[users] if config.original_ids else None
+    atomic_write_text(directory / "scores.csv", scores_csv(users, scores, labels))
+    atomic_write_text(directory / "episodes.csv", episodes_csv(results, horizon))
+    atomic_write_text(directory / "trace.csv", trace_csv(results))
+    agent_seed, episode_seeds = derive_seeds(config.seed, config.episodes)
+    summary = {
+        "env": config.env, "agent": config.agent, "split": config.split, "users": int(users.size),
+        **summarize(results, horizon),
+        "seeds": {"run": config.seed, "agent": agent_seed, "episodes": episode_seeds},
+        "versions": _versions(),
+        **extra,
+    }
+    write_json(directory / "summary.json", summary)
+    return summary
+
+
+def _label(spec: str) -> str:
+    """A short file-name-safe label: a preset or built-in name, a directory's name, or a class name."""
+    label = spec.rpartition(":")[2] if ":" in spec else Path(spec).name or spec
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in label)
+
+
+def _new_run_directory(out: Path, env: str, agent: str, seed: int) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = out / f"{env}__{agent}__{seed}__{stamp}"
+    for suffix in range(1, 1000):
+        candidate = base if suffix == 1 else base.with_name(f"{base.name}-{suffix}")
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run directory next to {base}")
+
+
+def _resolved_config(config: RunConfig, world: World) -> dict[str, Any]:
+    return {**asdict(config), "world": {"name": world.name, "n_users": world.dataset.n_users,
+                                        "n_items": world.dataset.n_items, "dim": world.dim,
+                                        "n_train_users": world.dataset.n_train_users,
+                                        "rules": asdict(world.rules)}}
+
+
+def write_json(path: Path, value: dict[str, Any]) -> None:
+    """Write ``value`` as indented JSON with sorted keys, atomically."""
+    atomic_write_text(path, json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _versions() -> dict[str, str]:
+    import platform
+
+    import gymnasium
+
+
+    return {"recsim_lab": __version__, "numpy": np.__version__, "gymnasium": gymnasium.__version__,
+            "python": platform.python_version()}

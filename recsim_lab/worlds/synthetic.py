@@ -1,0 +1,209 @@
+"""The built-in synthetic world, generated deterministically from a seed (no files needed).
+
+Hidden structure: 12 topics x 4 subtopics (see :mod:`recsim_lab.worlds.vocabulary`). Latent dimension 0 is item
+quality (every user likes quality a little); the other dimensions hold topic and subtopic directions.
+
+- Item ``i`` in subtopic ``s``: ``[quality_i, centre_s + noise_i]``; its headline and description are
+  written from ``s``'s words (mostly), its topic's other words and a little noise, so text similarity
+  carries real signal about the latent vectors, but not all of it (``noise_i`` is invisible in text).
+- User ``u`` likes 1 to 3 subtopics with Dirichlet weights: ``[taste_u, sum_s w_us centre_s + noise_u]``.
+- One global scale is calibrated so that the median user has ``attractive_items`` items scoring above
+  the no-click threshold.
+- Initial histories are drawn through the same choice model (:mod:`recsim_lab.worlds.choice`): each round a user
+  is shown 5 distinct items, mostly from a subtopic they like (exposure follows interest, as in a real
+  log), and clicks at most one, until their history reaches its drawn length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from recsim_lab.data import Dataset
+from recsim_lab.data.seen import SeenItems
+from recsim_lab.distinct import distinct_rows
+from recsim_lab.worlds.choice import click_probabilities, sample_choices
+from recsim_lab.worlds.vocabulary import DESCRIPTION_TEMPLATES, HEADLINE_TEMPLATES, TOPICS
+from recsim_lab.worlds.world import Rules, World
+
+_SUBTOPIC_WORDS = [words for subtopics in TOPICS.values() for words in subtopics]
+_TOPIC_OF_SUBTOPIC = np.repeat(np.arange(len(TOPICS)), [len(s) for s in TOPICS.values()])
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Size and shape of a synthetic world."""
+
+    n_users: int = 2000
+    """Users in the world (test population)."""
+    n_train_users: int = 1000
+    """The first users, forming the training population."""
+    n_items: int = 3000
+    """Catalogue size."""
+    dim: int = 42
+    """Latent dimension (>= 2: one quality dimension plus topic directions)."""
+    attractive_items: int = 60
+    """The median user has this many items scoring above the no-click threshold."""
+    mean_history: float = 20.0
+    """Mean length of an initial click history."""
+    min_history: int = 3
+    """Shortest initial click history."""
+    history_rounds: int = 300
+    """Logging rounds simulated for the histories; a user who clicks rarely ends below their drawn length."""
+    exposure_focus: float = 0.8
+    """Share of a history round's slate drawn from a subtopic the user likes (the rest: any item)."""
+    seed: int = 0
+    """Root seed; the same seed gives the same world."""
+    rules: Rules = field(default_factory=Rules)
+    """Choice and patience rules."""
+
+    def __post_init__(self) -> None:
+        if self.n_items < self.rules.slate_size:
+            raise ValueError(f"n_items must be >= slate_size={self.rules.slate_size}, got {self.n_items}")
+        if not 0 <= self.n_train_users <= self.n_users or self.n_users < 1:
+            raise ValueError(f"need 1 <= n_users and 0 <= n_train_users <= n_users, got "
+                             f"{self.n_users}, {self.n_train_users}")
+        if self.dim < 2:
+            raise ValueError(f"dim must be >= 2, got {self.dim}")
+        if not 1 <= self.attractive_items <= self.n_items:
+            raise ValueError(f"attractive_items must be in 1..n_items, got {self.attractive_items}")
+        if not 0 <= self.min_history <= self.mean_history:
+            raise ValueError("need 0 <= min_history <= mean_history")
+        if not 0.0 <= self.exposure_focus <= 1.0:
+            raise ValueError(f"exposure_focus must be in [0, 1], got {self.exposure_focus}")
+
+
+def build_synthetic_world(config: SyntheticConfig, name: str = "synthetic") -> World:
+    """Generate a world; the same config (seed included) gives an identical world."""
+    geometry, items_rng, users_rng, history_rng, text_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(5)
+    )
+    n_sub = len(_SUBTOPIC_WORDS)
+    centres = _subtopic_centres(geometry, config.dim - 1)
+    item_sub = items_rng.integers(n_sub, size=config.n_items)
+    item_vectors = np.empty((config.n_items, config.dim))
+    item_vectors[:, 0] = items_rng.standard_normal(config.n_items)
+    item_vectors[:, 1:] = centres[item_sub] + 0.5 * _unit_rows(items_rng, config.n_items, config.dim - 1)
+
+    liked, weights = _user_tastes(users_rng, config.n_users, n_sub)
+    user_vectors = np.empty((config.n_users, config.dim))
+    user_vectors[:, 0] = 0.25 + 0.1 * users_rng.standard_normal(config.n_users)
+    direction = np.einsum("uk,ukd->ud", weights, centres[liked]) + 0.3 * _unit_rows(
+        users_rng, config.n_users, config.dim - 1)
+    user_vectors[:, 1:] = direction / np.linalg.norm(direction, axis=1, keepdims=True)
+    scale = _calibrated_scale(user_vectors, item_vectors, config)
+    user_vectors *= scale
+
+    histories = _draw_histories(history_rng, config, user_vectors, item_vectors, item_sub, liked, weights)
+    headlines, descriptions = _write_texts(text_rng, item_sub)
+    topic_names = list(TOPICS)
+    dataset = Dataset(headlines=headlines, descriptions=descriptions,
+                      categories=[topic_names[t] for t in _TOPIC_OF_SUBTOPIC[item_sub]],
+                      histories=histories, n_train_users=config.n_train_users)
+    info = {"generator": "recsim_lab.worlds.synthetic", "seed": config.seed, "scale": float(scale),
+            "attractive_items": config.attractive_items}
+    return World(dataset, user_vectors, item_vectors, rules=config.rules, name=name, info=info)
+
+
+def _unit_rows(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    rows = rng.standard_normal((n, d))
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def _subtopic_centres(rng: np.random.Generator, d: int) -> np.ndarray:
+    """``(n_subtopics, d)`` unit vectors: subtopics of one topic share a topic direction."""
+    topics = _unit_rows(rng, len(TOPICS), d)
+    centres = topics[_TOPIC_OF_SUBTOPIC] + 0.7 * _unit_rows(rng, _TOPIC_OF_SUBTOPIC.size, d)
+    return centres / np.linalg.norm(centres, axis=1, keepdims=True)
+
+
+def _user_tastes(rng: np.random.Generator, n_users: int, n_sub: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_users, 3)`` liked subtopics and their weights (unused slots get weight 0)."""
+    liked = np.stack([rng.choice(n_sub, size=3, replace=False) for _ in range(n_users)])
+    weights = rng.dirichlet(np.ones(3), size=n_users)
+    n_liked = rng.integers(1, 4, size=n_users)
+    weights[np.arange(3)[None, :] >= n_liked[:, None]] = 0.0
+    return liked, weights / weights.sum(axis=1, keepdims=True)
+
+
+def _calibrated_scale(users: np.ndarray, items: np.ndarray, config: SyntheticConfig) -> float:
+    """The scale at which the median (sampled) user's ``attractive_items``-th best item scores exactly
+    the no-click threshold."""
+    sample = users[: min(256, len(users))]
+    kth = np.empty(len(sample))
+    for start in range(0, len(sample), 64):
+        scores = sample[start:start + 64] @ items.T
+        kth[start:start + 64] = -np.partition(-scores, config.attractive_items - 1, axis=1)[
+            :, config.attractive_items - 1]
+    return config.rules.no_click_threshold / float(np.median(kth))
+
+
+def _draw_histories(rng: np.random.Generator, config: SyntheticConfig, users: np.ndarray, items: np.ndarray,
+                    item_sub: np.ndarray, liked: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
+    """Simulate the logging rounds that produced each user's initial history (see the module docstring)."""
+    n_users, k, rules = config.n_users, config.rules.slate_size, config.rules
+    extra = max(config.mean_history - config.min_history, 0.0)
+    lengths = config.min_history + (rng.geometric(1.0 / (1.0 + extra), size=n_users) - 1 if extra else 0)
+    lengths = np.minimum(lengths, config.n_items - k)
+    by_sub = np.argsort(item_sub, kind="stable")
+    sub_start = np.searchsorted(item_sub[by_sub], np.arange(len(_SUBTOPIC_WORDS)))
+    sub_count = np.bincount(item_sub, minlength=len(_SUBTOPIC_WORDS))
+    seen = SeenItems(n_users, config.n_items)
+    histories: list[list[int]] = [[] for _ in range(n_users)]
+    have = np.zeros(n_users, dtype=np.int64)
+    for _ in range(config.history_rounds):
+        need = np.flatnonzero(have < lengths)
+        if need.size == 0:
+            break
+        pick = (weights[need].cumsum(axis=1) <= rng.random(need.size)[:, None]).sum(axis=1)
+        subs = liked[need, np.minimum(pick, 2)]
+        slates = _exposure_slates(rng, subs, by_sub, sub_start, sub_count, config)
+        scores = np.einsum("bd,bkd->bk", users[need], items[slates])
+        scores[seen.contains(need, slates)] = -np.inf
+        choice = sample_choices(click_probabilities(scores, rules.no_click_threshold, rules.temperature),
+                                rng.random(need.size))
+        rows = np.flatnonzero(choice < k)
+        clicked = slates[rows, choice[rows]]
+        seen.add(need[rows], clicked)
+        have[need[rows]] += 1
+        for user, item in zip(need[rows].tolist(), clicked.tolist()):
+            histories[user].append(item)
+    return [np.asarray(h, dtype=np.int64) for h in histories]
+
+
+def _exposure_slates(rng: np.random.Generator, subs: np.ndarray, by_sub: np.ndarray, sub_start: np.ndarray,
+                     sub_count: np.ndarray, config: SyntheticConfig) -> np.ndarray:
+    """``(B, k)`` distinct items per row: each slot from subtopic ``subs[b]`` with probability
+    ``exposure_focus`` (when it has items), otherwise from the whole catalogue; a slot that repeats an
+    item of its row is redrawn from the whole catalogue."""
+    k = config.rules.slate_size
+    count = sub_count[subs][:, None]
+    focused = (rng.random((subs.size, k)) < config.exposure_focus) & (count > 0)
+    within = by_sub[(sub_start[subs][:, None] + rng.random((subs.size, k)) * count).astype(np.int64)
+                    .clip(max=len(by_sub) - 1)]
+    return distinct_rows(rng, np.where(focused, within, rng.integers(config.n_items, size=(subs.size, k))),
+                         config.n_items)
+
+
+def _write_texts(rng: np.random.Generator, item_sub: np.ndarray) -> tuple[list[str], list[str]]:
+    """Headline and description per item from its subtopic's words, its topic's words and some noise."""
+    n = item_sub.size
+    n_sub = len(_SUBTOPIC_WORDS)
+    own = rng.integers(6, size=(n, 3))
+    sibling = _TOPIC_OF_SUBTOPIC[item_sub] * 4 + rng.integers(4, size=n)
+    noise_sub = np.where(rng.random(n) < 0.15, rng.integers(n_sub, size=n), sibling)
+    other = rng.integers(6, size=(n, 2))
+    heads = rng.integers(len(HEADLINE_TEMPLATES), size=n)
+    descs = rng.integers(len(DESCRIPTION_TEMPLATES), size=n)
+    headlines, descriptions = [], []
+    for i in range(n):
+        words = _SUBTOPIC_WORDS[item_sub[i]]
+        a, b = words[own[i, 0]], words[(own[i, 0] + 1 + own[i, 1] % 5) % 6]
+        c = _SUBTOPIC_WORDS[sibling[i]][other[i, 0]]
+        d = _SUBTOPIC_WORDS[noise_sub[i]][other[i, 1]]
+        headline = HEADLINE_TEMPLATES[heads[i]].format(a=a, b=b)
+        headlines.append(headline[0].upper() + headline[1:])
+        description = DESCRIPTION_TEMPLATES[descs[i]].format(a=b, b=c, c=d)
+        descriptions.append(description[0].upper() + description[1:])
+    return headlines, descriptions

@@ -1,0 +1,285 @@
+"""The hidden truth an agent may not see: latent user and item vectors, and the rules of a session.
+
+A world directory is a DataLab-format directory (``user_data.json``, ``item_data.json``) plus:
+
+- ``world.npz``: ``user_embeddings`` (n_users, d) and ``item_embeddings`` (n_items, d), float32, loaded
+  with ``allow_pickle=False``; its presence is what makes the directory a complete world;
+- ``world.json`` (optional): ``name``, ``n_train_users``, ``rules`` and any provenance figures.
+
+An imported world (``recsim-lab data import``) also holds each user's held-out future, the time-ordered rest
+of their real click log, in ``world.npz`` as a CSR pair ``future_indptr`` (n_users + 1,) and
+``future_items``; it is hidden from agents like the vectors, and the ``replay`` choice model clicks from it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsim_lab.atomic import atomic_save_npz, atomic_write_text
+from recsim_lab.data import Dataset
+from recsim_lab.data.datalab import read_datalab, write_datalab
+from recsim_lab.errors import DataFormatError
+
+WORLD_ARRAYS = "world.npz"
+WORLD_META = "world.json"
+CHOICE_MODELS = ("softmax", "replay")
+"""``softmax``: the DataLab choice over true scores; ``replay``: the earliest held-out future item (see
+:mod:`recsim_lab.sim.population`)."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How users choose, gain and lose patience, and leave. Defaults are the DataLab Cup values."""
+
+    slate_size: int = 5
+    """Items per slate; a slate must hold this many distinct item ids."""
+    horizon: int = 2000
+    """Maximum session length in steps; a user's score is session_length / horizon."""
+    no_click_threshold: float = 1.7
+    """Score of the no-click option in the softmax."""
+    temperature: float = 0.1
+    """Softmax temperature (> 0); lower means choices follow scores more sharply."""
+    initial_patience: float = 5.0
+    """Patience of every user at the start of an episode (> 0)."""
+    patience_increment_weight: float = 0.5
+    """A click on an item chosen with probability p adds min(max(p * weight, 0), 1) patience."""
+    choice: str = "softmax"
+    """Choice model: ``softmax`` over true scores, or ``replay`` of each user's held-out future (a replay
+    click counts as p = 1, so it adds min(max(weight, 0), 1) patience)."""
+
+    def __post_init__(self) -> None:
+        for name in ("slate_size", "horizon"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"Rules.{name} must be a positive integer, got {value!r}")
+        for name in ("no_click_threshold", "patience_increment_weight"):
+            if not np.isfinite(getattr(self, name)):
+                raise ValueError(f"Rules.{name} must be finite, got {getattr(self, name)!r}")
+        for name in ("temperature", "initial_patience"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ValueError(f"Rules.{name} must be a positive finite number, got {value!r}")
+        if self.choice not in CHOICE_MODELS:
+            raise ValueError(f"Rules.choice must be one of {list(CHOICE_MODELS)}, got {self.choice!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Rules:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown rule(s) {unknown}; known rules are {sorted(known)}")
+        return cls(**values)
+
+
+@dataclass(frozen=True, eq=False)
+class World:
+    """A dataset together with its hidden truth.
+
+    Attributes:
+        dataset: what agents may see.
+        user_embeddings: ``(n_users, d)`` float32 latent user vectors.
+        item_embeddings: ``(n_items, d)`` float32 latent item vectors; the true score of item i for user u
+            is ``user_embeddings[u] @ item_embeddings[i]``.
+        rules: choice and patience rules.
+        name: short name used in run folder names.
+        info: provenance and calibration figures, saved in ``world.json``.
+        futures: ``None``, or per user the int64 item ids of their held-out future, earliest first
+            (distinct, none in the user's visible history); required by ``rules.choice == "replay"``.
+    """
+
+    dataset: Dataset
+    user_embeddings: np.ndarray
+    item_embeddings: np.ndarray
+    rules: Rules = field(default_factory=Rules)
+    name: str = "world"
+    info: dict[str, Any] = field(default_factory=dict)
+    futures: Sequence[np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        users = _finite_matrix("user_embeddings", self.user_embeddings)
+        items = _finite_matrix("item_embeddings", self.item_embeddings)
+        if users.shape[1] != items.shape[1]:
+            raise ValueError(
+                f"user_embeddings and item_embeddings must have the same dimension; "
+                f"got {users.shape[1]} and {items.shape[1]}"
+            )
+        if users.shape[0] != self.dataset.n_users:
+            raise ValueError(f"user_embeddings has {users.shape[0]} rows but the dataset has "
+                             f"{self.dataset.n_users} users")
+        if items.shape[0] != self.dataset.n_items:
+            raise ValueError(f"item_embeddings has {items.shape[0]} rows but the dataset has "
+                             f"{self.dataset.n_items} items")
+        if self.dataset.n_items < self.rules.slate_size:
+            raise ValueError(f"a world needs at least slate_size={self.rules.slate_size} items, "
+                             f"got {self.dataset.n_items}")
+        object.__setattr__(self, "user_embeddings", users)
+        object.__setattr__(self, "item_embeddings", items)
+        if self.futures is not None:
+            object.__setattr__(self, "futures", _checked_futures(self.futures, self.dataset))
+        elif self.rules.choice == "replay":
+            raise ValueError("the replay choice model needs each user's held-out future (World.futures); "
+                             "worlds imported with `recsim-lab data import` have them")
+
+    def with_choice(self, choice: str | None) -> World:
+        """This world under another choice model (``None``: unchanged).
+
+        Raises:
+            ValueError: an unknown choice model, or ``replay`` for a world without held-out futures.
+        """
+        if choice is None or choice == self.rules.choice:
+            return self
+        return replace(self, rules=replace(self.rules, choice=choice))
+
+    def future_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """The futures as ``(indptr, items)``: user u's future is ``items[indptr[u]:indptr[u + 1]]``
+        (all empty when the world has none)."""
+        futures = self.futures or [np.empty(0, dtype=np.int64)] * self.dataset.n_users
+        indptr = np.zeros(len(futures) + 1, dtype=np.int64)
+        np.cumsum([len(f) for f in futures], out=indptr[1:])
+        items = np.concatenate(futures) if len(futures) else np.empty(0, dtype=np.int64)
+        return indptr, items.astype(np.int64, copy=False)
+
+    @property
+    def dim(self) -> int:
+        return self.user_embeddings.shape[1]
+
+    def true_scores(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """``(B, k)`` true scores of ``items[b, j]`` for ``users[b]``."""
+        return np.einsum("bd,bkd->bk", self.user_embeddings[users], np.take(self.item_embeddings, items, axis=0))
+
+    def true_scores_one(self, user: int, items: list[int]) -> list[float]:
+        """True scores of ``items`` for one user; the same arithmetic as a row of :meth:`true_scores`."""
+        return np.einsum("d,kd->k", self.user_embeddings[user], self.item_embeddings[items]).tolist()
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the dataset files, ``world.npz`` and ``world.json`` into ``directory``."""
+        directory = Path(directory)
+        write_datalab(self.dataset, directory)
+        arrays = {"user_embeddings": self.user_embeddings, "item_embeddings": self.item_embeddings}
+        if self.futures is not None:
+            arrays["future_indptr"], arrays["future_items"] = self.future_csr()
+        atomic_save_npz(directory / WORLD_ARRAYS, **arrays)
+        meta = {"name": self.name, "n_train_users": self.dataset.n_train_users,
+                "rules": asdict(self.rules), **self.info}
+        atomic_write_text(directory / WORLD_META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> World:
+        """Read a world directory (see the module docstring).
+
+        Raises:
+            DataFormatError: a missing ``world.npz``, a malformed file, or arrays of the wrong shape or
+                with NaN/inf.
+        """
+        directory = Path(directory)
+        arrays_path = directory / WORLD_ARRAYS
+        if not arrays_path.is_file():
+            raise DataFormatError(arrays_path, "not found: a world directory needs the hidden truth "
+                                               "(user_embeddings, item_embeddings) beside its dataset files")
+        meta = _read_meta(directory / WORLD_META)
+        dataset = read_datalab(directory, n_train_users=meta.pop("n_train_users", None))
+        try:
+            with np.load(arrays_path, allow_pickle=False) as arrays:
+                missing = {"user_embeddings", "item_embeddings"} - set(arrays.files)
+                if missing:
+                    raise DataFormatError(arrays_path, f"missing array(s) {sorted(missing)}")
+                users, items = arrays["user_embeddings"], arrays["item_embeddings"]
+                futures = _read_futures(arrays, dataset.n_users, arrays_path)
+        except (OSError, ValueError) as error:
+            if isinstance(error, DataFormatError):
+                raise
+            raise DataFormatError(arrays_path, f"not a readable .npz file ({error})") from None
+        try:
+            rules = Rules.from_dict(meta.pop("rules", {}))
+        except (TypeError, ValueError) as error:
+            raise DataFormatError(directory / WORLD_META, f"rules: {error}") from None
+        try:
+            return cls(dataset, users, items, rules=rules, name=meta.pop("name", directory.resolve().name),
+                       info=meta, futures=futures)
+        except ValueError as error:
+            raise DataFormatError(arrays_path, str(error)) from None
+
+
+def _finite_matrix(name: str, array: np.ndarray) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim != 2 or array.shape[1] == 0:
+        raise ValueError(f"{name} must be a 2-D array (rows, dim) with dim >= 1, got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        row = int(np.argwhere(~np.isfinite(array))[0, 0])
+        raise ValueError(f"{name} contains NaN or inf (first in row {row})")
+    return array
+
+
+def _checked_futures(futures: Sequence[np.ndarray], dataset: Dataset) -> tuple[np.ndarray, ...]:
+    """Futures as int64 arrays, one per user, each distinct, in range and outside the visible history."""
+    futures = tuple(np.asarray(f).reshape(-1) for f in futures)
+    if len(futures) != dataset.n_users:
+        raise ValueError(f"futures must hold one array per user ({dataset.n_users}), got {len(futures)}")
+    for user, future in enumerate(futures):
+        if future.size and not np.issubdtype(future.dtype, np.integer):
+            raise ValueError(f"future of user {user} must hold integer item ids, got dtype {future.dtype}")
+    futures = tuple(f.astype(np.int64, copy=False) for f in futures)
+    lengths = np.array([f.size for f in futures], dtype=np.int64)
+    if not lengths.sum():
+        return futures
+    n_items = dataset.n_items
+    owners = np.repeat(np.arange(len(futures)), lengths)
+    flat = np.concatenate(futures)
+    bad = (flat < 0) | (flat >= n_items)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ValueError(f"future of user {owners[first]} has item id {flat[first]}, outside 0..{n_items - 1}")
+    keys = owners * np.int64(n_items) + flat
+    ordered = np.sort(keys)
+    if (ordered[1:] == ordered[:-1]).any():
+        key = int(ordered[1:][ordered[1:] == ordered[:-1]][0])
+        raise ValueError(f"future of user {key // n_items} repeats item {key % n_items}")
+    history_lengths = np.array([h.size for h in dataset.histories], dtype=np.int64)
+    if history_lengths.sum():
+        history_keys = (np.repeat(np.arange(dataset.n_users), history_lengths) * np.int64(n_items)
+                        + np.concatenate(dataset.histories))
+        clash = np.isin(keys, history_keys)
+        if clash.any():
+            first = int(np.argmax(clash))
+            raise ValueError(f"future of user {owners[first]} has item {flat[first]}, which is already in "
+                             f"their visible history")
+    return futures
+
+
+def _read_futures(arrays: Any, n_users: int, path: Path) -> list[np.ndarray] | None:
+    """The futures stored as ``future_indptr`` / ``future_items`` in ``world.npz``, or ``None``."""
+    present = {"future_indptr", "future_items"} & set(arrays.files)
+    if not present:
+        return None
+    if len(present) == 1:
+        raise DataFormatError(path, f"future_indptr and future_items come together; only {sorted(present)} found")
+    indptr, items = arrays["future_indptr"], arrays["future_items"]
+    if not (np.issubdtype(indptr.dtype, np.integer) and np.issubdtype(items.dtype, np.integer)):
+        raise DataFormatError(path, "future_indptr and future_items must be integer arrays")
+    if (indptr.shape != (n_users + 1,) or indptr[0] != 0 or (np.diff(indptr) < 0).any()
+            or indptr[-1] != items.size or items.ndim != 1):
+        raise DataFormatError(path, f"future_indptr must be non-decreasing of shape ({n_users + 1},) from 0 to "
+                         f"len(future_items) = {items.size}")
+    return np.split(items.astype(np.int64), indptr[1:-1])
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise DataFormatError(path, f"invalid JSON ({error.msg})", error.lineno) from None
+    if not isinstance(meta, dict):
+        raise DataFormatError(path, "expected a JSON object")
+    return meta
