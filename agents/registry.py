@@ -103,8 +103,13 @@ def _import_module(name: str) -> Any:
 
 
 def _import_file(path: Path) -> Any:
+    """Import an agent file as ``python path/to/file.py`` would run it: its folder goes first on
+    ``sys.path``, so the file can import the modules beside it."""
     if not path.is_file():
         raise ValueError(f"agent file {str(path)!r} not found")
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     name = f"recsim_lab_user_agent_{abs(hash(str(path.resolve())))}"
     if name in sys.modules:
         return sys.modules[name]
