@@ -19,7 +19,7 @@ import numpy as np
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
 
-_METHODS = ("fit", "recommend", "update", "save", "load")
+PROTOCOL_METHODS = ("fit", "recommend", "update", "save", "load")
 
 
 class AgentCheckError(Exception):
@@ -42,9 +42,9 @@ def check_agent(agent: Any, data: Dataset, *, k: int = 5, seed: int = 0, batch: 
     Raises:
         AgentCheckError: listing every problem found.
     """
-    missing = [m for m in _METHODS if not callable(getattr(agent, m, None))]
+    missing = [m for m in PROTOCOL_METHODS if not callable(getattr(agent, m, None))]
     if missing:
-        raise AgentCheckError([f"missing method(s) {missing}; an agent needs {list(_METHODS)}"])
+        raise AgentCheckError([f"missing method(s) {missing}; an agent needs {list(PROTOCOL_METHODS)}"])
     problems: list[str] = []
     rng = np.random.default_rng(seed)
     users = np.sort(rng.choice(data.n_users, size=min(batch, data.n_users), replace=False)).astype(np.int64)

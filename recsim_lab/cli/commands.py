@@ -14,16 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agents.checker import AgentCheckError
 from agents.registry import DEFAULT_AGENT, registered_agents
 from envs.datalab_export import export_datalab
 from envs.registration import GYMNASIUM_IDS
 from recsim_lab.atomic import atomic_write_text
 from recsim_lab.cli.data_commands import add_data_commands
+from recsim_lab.cli.new_agent import class_name, write_agent_template
 from recsim_lab.errors import DataFormatError
 from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
 from recsim_lab.evaluation.leaderboard import leaderboard_csv, rank, reference_scores, submission_names
 from recsim_lab.evaluation.submission import SubmissionError, read_submission
 from recsim_lab.report.report import make_report
+from recsim_lab.run.failures import AgentRaised, agent_traceback
 from recsim_lab.run.runner import RunConfig, resume, run
 from recsim_lab.worlds.presets import PRESETS, make_world
 
@@ -33,12 +36,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.command(args)
-    except (ValueError, DataFormatError, FileNotFoundError) as error:
-        print(f"recsim-lab: error: {error}", file=sys.stderr)
+    except AgentRaised as error:  # a bug inside the agent: its traceback, then one line
+        print(agent_traceback(error), end="", file=sys.stderr)
+        print(f"recsim-lab: error: {_message(error)}", file=sys.stderr)
+        return 1
+    except (ValueError, DataFormatError, FileNotFoundError, AgentCheckError) as error:
+        print(f"recsim-lab: error: {_message(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
         print(f"recsim-lab: interrupted{f'; {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
         return 130
+
+
+def _message(error: BaseException) -> str:
+    """The error's message with its notes (e.g. what a failed run left behind), on one line."""
+    return "; ".join([str(error), *getattr(error, "__notes__", ())])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                                          "(default: %(default)s)")
     report.set_defaults(command=_report)
 
+
+    new_agent = commands.add_parser("new-agent", help="write a commented agent file and its test, to start from",
+                                    description="Write NAME.py (class NAME in CamelCase: an epsilon-greedy item "
+                                                "bandit that passes check_agent, every part commented) and "
+                                                "test_NAME.py into DIR.")
+    new_agent.add_argument("name", metavar="NAME", help="a Python module name, e.g. my_bandit")
+    new_agent.add_argument("--dir", type=Path, default=Path("."), help="folder to write into (default: .)")
+    new_agent.set_defaults(command=_new_agent)
 
     add_data_commands(commands)
     return parser
@@ -239,6 +259,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         where = "".join(f", {key} {summary[key]}" for key in ("episode", "step") if summary[key] is not None)
         print(f"{config.agent} on {config.env}: FAILED ({summary['status']}) in {summary['call']}{where}: "
               f"{summary['reason']}", file=sys.stderr)
+        if summary.get("traceback"):
+            print(f"the agent's traceback is in {outcome.directory / 'summary.json'} (\"traceback\")",
+                  file=sys.stderr)
     print(f"outputs: {outcome.directory}")
     return 0 if outcome.ok else 1
 
@@ -290,6 +313,14 @@ def _agents(args: argparse.Namespace) -> int:
     for name, (target, summary) in registered_agents().items():
         print(f"{name:12} {summary}  [{target}]")
     print("\nYour own agent: --agent path/to/file.py:Class or --agent package.module:Class")
+    return 0
+
+
+def _new_agent(args: argparse.Namespace) -> int:
+    agent_file, test_file = write_agent_template(args.name, args.dir)
+    print(f"wrote {agent_file} and {test_file}; try:\n"
+          f"  recsim-lab run --agent {agent_file}:{class_name(args.name)} --env small\n"
+          f"  python -m pytest {test_file}")
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from recsim_lab.evaluation.sandbox import AgentFailure, SandboxedAgent
+from recsim_lab.run.failures import AgentRaised
 from recsim_lab.run.runner import RunConfig, create_run_directory, run_episodes, write_json, write_outputs
 from recsim_lab.worlds.presets import make_world
 from recsim_lab.worlds.world import World
@@ -107,7 +108,11 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
                                    batch_size=protocol.batch_size, progress=protocol.progress)
         summary = write_outputs(directory, protocol, world, results, status="ok",
                                 evaluation={**limits, "wall_s": time.monotonic() - start})
-    except AgentFailure as failure:
+    except (AgentFailure, AgentRaised) as error:  # the runner raises the sandbox's failures as AgentRaised
+        failure = error.__cause__ if isinstance(error, AgentRaised) else error
+        if not isinstance(failure, AgentFailure):
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
         shutil.rmtree(directory / "checkpoint", ignore_errors=True)
         summary = {**failure.record(), "env": config.env, "agent": config.agent,
                    "evaluation": {**limits, "wall_s": time.monotonic() - start}}

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from agents.protocol import Agent
 from envs.batch_env import BatchSlateEnv
+from recsim_lab.run.failures import AgentRaised, InvalidSlates
 from recsim_lab.run.trace import StepTrace
 
 _POSTFIX_SECONDS = 0.5  # between progress-bar postfix refreshes (a batched episode has few, long env steps)
@@ -40,28 +41,48 @@ class EpisodeResult:
 
 def play_episode(env: BatchSlateEnv, agent: Agent, *, episode: int, seed: int, progress: bool = True,
                  description: str = "episode") -> EpisodeResult:
-    """Reset ``env`` with ``seed`` and play until no user is left; the agent learns from every response."""
+    """Reset ``env`` with ``seed`` and play until no user is left; the agent learns from every response.
+
+    The progress bar shows only on a terminal (piped output gets none).
+
+    Raises:
+        AgentRaised: the agent's ``recommend`` or ``update`` raised (with the episode and the 0-based step).
+        InvalidSlates: the env rejected the agent's slates (likewise).
+    """
     start = time.perf_counter()
     users, _ = env.reset(seed=seed)
     k = env.world.rules.slate_size
     clicks = 0
     trace = StepTrace()
-    with tqdm(desc=description, unit="step", disable=not progress, leave=False) as bar:
+    step, method = 0, ""
+    with tqdm(desc=description, unit="step", disable=None if progress else True, leave=False) as bar:
         shown = -float("inf")
-        while True:
-            slates = agent.recommend(users, k)
-            next_users, rewards, terminated, info = env.step(slates)
-            agent.update(info["user"], np.asarray(slates, dtype=np.int64), info["clicked_item"])
-            step_clicks = int(rewards.sum())
-            clicks += step_clicks
-            trace.add(users.size, step_clicks, info["n_active"])
-            bar.update(users.size)
-            if progress and (terminated or time.perf_counter() - shown >= _POSTFIX_SECONDS):
-                bar.set_postfix(clicks=clicks, active=info["n_active"], refresh=False)
-                shown = time.perf_counter()
-            if terminated:
-                break
-            users = next_users
+        try:
+            while True:
+                method = "recommend"
+                slates = agent.recommend(users, k)
+                method = ""
+                try:
+                    next_users, rewards, terminated, info = env.step(slates)
+                except (ValueError, TypeError) as error:  # the env checks the slates first and changes nothing
+                    raise InvalidSlates(episode, step, error) from None
+                method = "update"
+                agent.update(info["user"], np.asarray(slates, dtype=np.int64), info["clicked_item"])
+                step_clicks = int(rewards.sum())
+                clicks += step_clicks
+                trace.add(users.size, step_clicks, info["n_active"])
+                bar.update(users.size)
+                if not bar.disable and (terminated or time.perf_counter() - shown >= _POSTFIX_SECONDS):
+                    bar.set_postfix(clicks=clicks, active=info["n_active"], refresh=False)
+                    shown = time.perf_counter()
+                if terminated:
+                    break
+                users = next_users
+                step += 1
+        except Exception as error:
+            if not method:
+                raise
+            raise AgentRaised(method, episode, step, error) from error
     population = env.population
     members = population.members
     return EpisodeResult(episode, seed, members.copy(), population.session_length[members].copy(),

@@ -8,24 +8,32 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agents.checker import PROTOCOL_METHODS, AgentCheckError, check_agent
 from agents.protocol import Agent
-from agents.registry import DEFAULT_AGENT, make_agent
+from agents.registry import BUILTIN_AGENTS, DEFAULT_AGENT, make_agent
 from envs.batch_env import BatchSlateEnv
 from recsim_lab import __version__
 from recsim_lab.atomic import atomic_write_text
+from recsim_lab.data import Dataset
 from recsim_lab.data.ids import original_user_ids
 from recsim_lab.run.episode import EpisodeResult, play_episode
+from recsim_lab.run.failures import AgentRaised, InvalidSlates
 from recsim_lab.run.record import RunRecord
 from recsim_lab.run.scoring import average_scores, episodes_csv, scores_csv, summarize, trace_csv
 from recsim_lab.seeding import derive_seeds
 from recsim_lab.worlds.presets import make_world
 from recsim_lab.worlds.world import World
+
+CHECK_USERS = 16
+"""Users in the sample on which an agent that is not built in is checked before the run (:func:`checked_agent`)."""
 
 
 @dataclass
@@ -84,21 +92,58 @@ def run_episodes(world: World, agent: Agent, *, episodes: int, seed: int, checkp
     env = BatchSlateEnv(world, split=split, batch_size=batch_size)
     completed = {} if record is None else record.completed_episodes(episode_seeds, env.population.members)
     if record is None or not record.checkpoint_sealed(checkpoint):
-        agent.fit(world.dataset, seed=agent_seed)
+        _call(agent.fit, world.dataset, seed=agent_seed)
         checkpoint.mkdir(parents=True, exist_ok=True)
-        agent.save(checkpoint)
+        _call(agent.save, checkpoint)
         if record is not None:
             record.seal_checkpoint(checkpoint)
     results = []
     for episode, episode_seed in enumerate(episode_seeds):
         if episode not in completed:
-            agent.load(checkpoint)
+            _call(agent.load, checkpoint, episode=episode)
             completed[episode] = play_episode(env, agent, episode=episode, seed=episode_seed, progress=progress,
                                               description=f"episode {episode + 1}/{episodes}")
             if record is not None:
                 record.save_episode(completed[episode])
         results.append(completed[episode])
     return results
+
+
+def _call(method: Callable[..., Any], *args: Any, episode: int | None = None, **kwargs: Any) -> Any:
+    """``method(*args, **kwargs)``, an agent's exception raised as :class:`AgentRaised`."""
+    try:
+        return method(*args, **kwargs)
+    except Exception as error:
+        raise AgentRaised(method.__name__, episode, None, error) from error
+
+
+def checked_agent(config: RunConfig, world: World) -> Agent:
+    """The agent of ``config``, constructed and, unless it is a built-in, checked before any heavy work.
+
+    A second instance is run through :func:`~agents.checker.check_agent` on the first
+    :data:`CHECK_USERS` users (their histories, the whole catalogue, the run's agent seed), so that an agent
+    that breaks the protocol is refused with every problem listed before ``fit`` sees the whole data.
+
+    Raises:
+        AgentCheckError: the agent breaks the protocol (one line per problem).
+        AgentRaised: the agent raised while being checked.
+    """
+    agent = make_agent(config.agent, world=world, **config.agent_options)
+    if config.agent in BUILTIN_AGENTS:
+        return agent  # the built-ins pass check_agent in the test suite
+    data = world.dataset
+    sample = Dataset(data.headlines, data.descriptions, data.categories, data.histories[:CHECK_USERS],
+                     n_train_users=min(data.n_train_users, CHECK_USERS))
+    twin = make_agent(config.agent, world=world, **config.agent_options)
+    agent_seed, _ = derive_seeds(config.seed, 0)
+    try:
+        check_agent(twin, sample, k=world.rules.slate_size, seed=agent_seed)
+    except AgentCheckError:
+        raise
+    except Exception as error:
+        called = [f.name for f in traceback.extract_tb(error.__traceback__) if f.name in PROTOCOL_METHODS]
+        raise AgentRaised(called[0] if called else "check_agent", None, None, error) from error
+    return agent
 
 
 @dataclass
@@ -130,7 +175,7 @@ def run(config: RunConfig, world: World | None = None) -> RunOutcome:
     world = (make_world(config.env) if world is None else world).with_choice(config.choice)
     if config.original_ids:
         original_user_ids(config.env, world.dataset.n_users)  # fails before anything is written
-    agent = make_agent(config.agent, world=world, **config.agent_options)
+    agent = checked_agent(config, world)
     return _play(config, world, agent, create_run_directory(config, world))
 
 
@@ -165,7 +210,7 @@ def resume(directory: str | Path, *, progress: bool = True) -> RunOutcome:
     if current != recorded.get("world"):
         raise ValueError(f"env {config.env!r} is now {current}, but the run was started on "
                          f"{recorded.get('world')}; a run resumes only on the same world")
-    agent = make_agent(config.agent, world=world, **config.agent_options)
+    agent = checked_agent(config, world)
     RunRecord(directory).remove_temporary_files()
     return _play(config, world, agent, directory)
 
@@ -181,6 +226,17 @@ def _play(config: RunConfig, world: World, agent: Agent, directory: Path) -> Run
         saved = len(record.saved_episodes())
         raise RunInterrupted(f"{saved} of {config.episodes} episodes are saved in {directory}; finish the run "
                              f"with: recsim-lab run --resume {directory}") from None
+    except (AgentRaised, InvalidSlates) as error:
+        error.add_note(_what_is_left(directory, record, config.episodes))
+        raise
+
+
+def _what_is_left(directory: Path, record: RunRecord, episodes: int) -> str:
+    """What a failed run left in ``directory``, and what to do with it."""
+    checkpoint = "checkpoint/, " if record.checkpoint_sealed(directory / "checkpoint") else ""
+    saved = len(record.saved_episodes())
+    return (f"the run left {directory} (config.json, {checkpoint}{saved} of {episodes} episodes); once the agent "
+            f"is fixed, delete it and run again, or keep what it holds with: recsim-lab run --resume {directory}")
 
 
 def create_run_directory(config: RunConfig, world: World, **extra: Any) -> Path:
