@@ -250,8 +250,10 @@ def _bpr_step(params: list[Any], learning_rate: float, regularisation: float) ->
 
     The step takes ``users`` ``(b,)``, ``positives`` ``(b,)`` and ``negatives`` ``(b, n)`` int64 and returns the
     mean loss; one trace serves every batch size. Lazy Adam updates only the rows (and their moments) that the
-    batch touches, so a step costs O(batch), not O(catalogue). The user bias is not a parameter here: BPR
-    compares items of one user, so its gradient is zero.
+    batch touches, so a step costs O(batch), not O(catalogue). When every row is in the batch it is Keras'
+    ``Adam`` with these betas and epsilon (a test pins it); by design it differs on rows outside the batch,
+    which keep their values and moments, where dense Adam decays the moments and moves such rows on their
+    momentum. The user bias is not a parameter here: BPR compares items of one user, so its gradient is zero.
     """
     tf = _tensorflow()
     user_factors, item_factors, item_bias = params

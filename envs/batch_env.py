@@ -33,6 +33,7 @@ class BatchSlateEnv:
         world: a :class:`World`, or the name of a preset or world directory.
         split: ``"test"`` (all users) or ``"train"`` (the first ``n_train_users``).
         batch_size: users served per step; ``None`` serves every active user each step.
+        users: the population's user ids, instead of the split's (e.g. a sample of it).
 
     The API mirrors Gymnasium with arrays: ``reset(seed) -> (users, info)``;
     ``step(slates) -> (users, rewards, terminated, info)`` where ``slates`` is ``(B, slate_size)`` for the
@@ -41,7 +42,8 @@ class BatchSlateEnv:
     ``n_active``. A rejected batch raises ``ValueError`` and changes nothing.
     """
 
-    def __init__(self, world: World | str = "default", split: str = "test", batch_size: int | None = None) -> None:
+    def __init__(self, world: World | str = "default", split: str = "test", batch_size: int | None = None,
+                 users: np.ndarray | None = None) -> None:
         if not isinstance(world, World):
 
             world = make_world(world)
@@ -51,7 +53,7 @@ class BatchSlateEnv:
         self.world = world
         self.split = split
         self.batch_size = batch_size
-        self.population = Population(world, world.dataset.users(split))
+        self.population = Population(world, world.dataset.users(split) if users is None else users)
         self.rng = np.random.default_rng()
         self._users = np.empty(0, dtype=np.int64)
 

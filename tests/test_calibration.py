@@ -9,13 +9,12 @@ from recsim_lab.data.split import split_by_time
 from recsim_lab.worlds.calibration import (
     CalibrationConfig,
     calibrate,
-    calibrated_scale,
     fidelity,
     fit_implicit_als,
     interaction_matrix,
-    kth_best_unseen,
 )
 from recsim_lab.worlds.catalogue_users import CatalogueUsersConfig, generate_users, text_embedding
+from recsim_lab.worlds.scale_rule import calibrated_scale, kth_best_unseen
 from recsim_lab.worlds.world import Rules
 
 INF = np.inf

@@ -132,6 +132,14 @@ def test_batched_env_with_batch_size_draws_distinct_active_users(tiny_world):
     np.testing.assert_array_equal(users, again)
 
 
+def test_batched_env_over_given_users_serves_only_them(tiny_world):
+    env = BatchSlateEnv(tiny_world, users=np.array([30, 3, 17]))
+    users, _ = env.reset(seed=0)
+    assert sorted(users.tolist()) == [3, 17, 30]
+    _, _, _, info = env.step(np.tile(np.arange(5), (3, 1)))
+    assert sorted(info["user"].tolist()) == [3, 17, 30] and env.population.session_length.sum() == 3
+
+
 def test_batched_env_rejects_a_bad_batch_and_changes_nothing(tiny_world):
     env = BatchSlateEnv(tiny_world)
     users, _ = env.reset(seed=0)

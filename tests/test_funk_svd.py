@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from agents.checker import check_agent
-from agents.funk_svd import FunkSVDAgent
+from agents.funk_svd import _ADAM, FunkSVDAgent, _bpr_step, _tensorflow
 from recsim_lab.data.seen import SeenItems
 from recsim_lab.worlds.synthetic import SyntheticConfig, build_synthetic_world
 
@@ -167,3 +167,38 @@ def test_no_state_before_fit_or_load():
 def test_invalid_hyperparameters(option, value):
     with pytest.raises(ValueError, match=option):
         FunkSVDAgent(**{option: value})
+
+
+def test_warm_start_adam_matches_keras_adam_when_every_row_has_a_gradient():
+    """The lazy Adam of the BPR step against ``tf.keras.optimizers.Adam`` on the documented BPR loss: with
+    every row in every batch (repeats included) the two are the same optimiser; a row outside the batch
+    does not move."""
+    tf = _tensorflow()
+    rng = np.random.default_rng(0)
+    start = [rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal((5, 4)).astype(np.float32),
+             rng.standard_normal(5).astype(np.float32)]
+    lazy = [tf.Variable(x) for x in start]
+    dense = [tf.Variable(x) for x in start]
+    step = _bpr_step(lazy, learning_rate=0.05, regularisation=0.1)
+    beta_1, beta_2, epsilon = _ADAM
+    keras_adam = tf.keras.optimizers.Adam(learning_rate=0.05, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon)
+    users = np.array([0, 1, 2, 1], dtype=np.int64)
+    positives = np.array([0, 1, 2, 3], dtype=np.int64)
+    negatives = np.array([[4, 1], [2, 4], [0, 3], [4, 0]], dtype=np.int64)  # every item, some twice
+    for _ in range(4):
+        with tf.GradientTape() as tape:  # sum_j softplus(s_uj - s_ui) + reg / 2 ((1 + n)|p_u|^2 + sum |q|^2)
+            p = tf.gather(dense[0], users)
+            items = np.concatenate([positives[:, None], negatives], axis=1)
+            q = tf.gather(dense[1], items)
+            scores = tf.einsum("bd,bmd->bm", p, q) + tf.gather(dense[2], items)
+            penalty = 3 * tf.reduce_sum(p * p, axis=1) + tf.reduce_sum(q * q, axis=[1, 2])
+            loss = tf.reduce_mean(tf.reduce_sum(tf.nn.softplus(scores[:, 1:] - scores[:, :1]), axis=1)
+                                  + 0.1 / 2 * penalty)
+        keras_adam.apply_gradients(zip([tf.convert_to_tensor(g) for g in tape.gradient(loss, dense)], dense))
+        assert float(step(users, positives, negatives)) == pytest.approx(float(loss), rel=1e-5)
+        for a, b in zip(lazy, dense):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+        assert not np.allclose(lazy[1].numpy(), start[1])  # the steps moved the factors
+    untouched = lazy[1].numpy()[3].copy()
+    step(np.array([0], dtype=np.int64), np.array([0], dtype=np.int64), np.array([[1, 2]], dtype=np.int64))
+    np.testing.assert_array_equal(lazy[1].numpy()[3], untouched)  # lazy: item 3 was not in the batch

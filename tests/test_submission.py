@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 import pytest
 
@@ -99,6 +102,14 @@ def test_ranking_is_best_first_ties_share_a_rank_and_keep_their_order():
     assert [e.normalised_score for e in entries] == pytest.approx([1.0, 0.5, 0.5, 0.0])
     text = leaderboard_csv(entries)
     assert text.splitlines()[0] == LEADERBOARD_HEADER and text.splitlines()[1].startswith("1,b,0.3,")
+
+
+def test_leaderboard_quotes_names_as_csv_readers_expect():
+    references = References(random=0.1, oracle=0.3, episodes=5, seed=0)
+    names = ['team "a", b', "line\nbreak", "plain"]
+    entries = rank([(name, submission([0.2])) for name in names], references)
+    rows = list(csv.reader(io.StringIO(leaderboard_csv(entries), newline="")))
+    assert [row[1] for row in rows[1:]] == names
 
 
 def test_names_are_stems_unless_they_collide():

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.registry import make_agent
-from recsim_lab.sim.population import Population
+from envs.batch_env import BatchSlateEnv
+from recsim_lab.run.episode import play_episode
 from recsim_lab.worlds.calibration import CalibrationConfig, fidelity
 from recsim_lab.worlds.catalogue_users import CatalogueUsersConfig
 from recsim_lab.worlds.importing import ImportConfig, import_world
@@ -133,21 +134,14 @@ def quick_scores(world: Any, agents: tuple[str, ...] = QUICK_AGENTS, max_users: 
     sample_rng, episode_seed, agent_seed = np.random.SeedSequence(seed).spawn(3)
     users = everyone if everyone.size <= max_users else np.sort(
         np.random.default_rng(sample_rng).choice(everyone, size=max_users, replace=False))
-    k, horizon = world.rules.slate_size, world.rules.horizon
     out: dict[str, Any] = {"users": int(users.size), "seed": seed}
     for name in agents:
         agent = make_agent(name, world=world)
         agent.fit(world.dataset, seed=int(agent_seed.generate_state(1)[0]))
-        population = Population(world, users)
-        rng = np.random.default_rng(episode_seed)
-        while population.n_active:
-            active = population.active_users.copy()
-            slates = population.check(agent.recommend(active, k), active.size)
-            clicked, _ = population.respond(active, slates, rng.random(active.size))
-            agent.update(active, slates, clicked)
-        steps = int(population.session_length[users].sum())
-        out[name] = {"click_rate": int(population.clicks[users].sum()) / steps,
-                     "mean_score": float(population.session_length[users].mean() / horizon), "steps": steps}
+        result = play_episode(BatchSlateEnv(world, users=users), agent, episode=0, seed=episode_seed,
+                              progress=False)
+        out[name] = {"click_rate": int(result.clicks.sum()) / result.steps,
+                     "mean_score": float(result.session_length.mean() / world.rules.horizon), "steps": result.steps}
     return out
 
 

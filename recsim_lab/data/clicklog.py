@@ -94,6 +94,17 @@ def read_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]
             raise DataFormatError(path, f"not {encoding} text ({error.reason})", number + 1) from None
 
 
+def note_first_listing(path: Path, number: int, what: str, value: Any, first_line: dict[Any, int]) -> None:
+    """Record that an item file lists ``value`` on line ``number`` (``first_line``: value -> line so far).
+
+    Raises:
+        DataFormatError: ``value`` was listed before ("``what`` ``value!r`` is listed twice").
+    """
+    if value in first_line:
+        raise DataFormatError(path, f"{what} {value!r} is listed twice (first on line {first_line[value]})", number)
+    first_line[value] = number
+
+
 class CodeBook:
     """Collects original ids as they are met (file order), then renumbers them in sorted order.
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsim_lab.data.clicklog import ClickLog, CodeBook
+from recsim_lab.data.clicklog import ClickLog, CodeBook, note_first_listing
 from recsim_lab.data.ids import IdMap
 from recsim_lab.errors import DataFormatError
 
@@ -45,10 +45,7 @@ def read_interactions_csv(directory: str | Path) -> ClickLog:
         item = row["item"].strip()
         if not item:
             raise DataFormatError(items_path, "empty item id", number)
-        if item in first_line:
-            raise DataFormatError(items_path, f"item {item!r} is listed twice (first on line "
-                                              f"{first_line[item]})", number)
-        first_line[item] = number
+        note_first_listing(items_path, number, "item", item, first_line)
         ids.append(item)
         for name in _TEXT_COLUMNS:
             texts[name].append((row.get(name) or "").strip())

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsim_lab.data.clicklog import ClickLog, CodeBook, read_lines
+from recsim_lab.data.clicklog import ClickLog, CodeBook, note_first_listing, read_lines
 from recsim_lab.data.ids import IdMap
 from recsim_lab.errors import DataFormatError
 
@@ -48,10 +48,7 @@ def read_mind(directory: str | Path) -> ClickLog:
         news = parts[0].strip()
         if not news:
             raise DataFormatError(news_path, "empty news id", number)
-        if news in first_line:
-            raise DataFormatError(news_path, f"news id {news!r} is listed twice (first on line "
-                                             f"{first_line[news]})", number)
-        first_line[news] = number
+        note_first_listing(news_path, number, "news id", news, first_line)
         item_ids.append(news)
         categories.append(parts[1].strip())
         headlines.append(parts[3].strip())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsim_lab.data.clicklog import ClickLog, CodeBook, read_lines
+from recsim_lab.data.clicklog import ClickLog, CodeBook, note_first_listing, read_lines
 from recsim_lab.data.ids import IdMap
 from recsim_lab.errors import DataFormatError
 
@@ -107,9 +107,7 @@ def _integer(path: Path, number: int, what: str, text: str) -> int:
 
 def _movie_id(path: Path, number: int, text: str, first_line: dict[int, int]) -> int:
     movie = _integer(path, number, "movie id", text)
-    if movie in first_line:
-        raise DataFormatError(path, f"movie id {movie} is listed twice (first on line {first_line[movie]})", number)
-    first_line[movie] = number
+    note_first_listing(path, number, "movie id", movie, first_line)
     return movie
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from agents.registry import make_agent
 from recsim_lab.evaluation.submission import Submission
 from recsim_lab.run.runner import run_episodes
-from recsim_lab.run.scoring import summarize
+from recsim_lab.run.scoring import csv_field, summarize
 from recsim_lab.worlds.world import World
 
 REFERENCE_EPISODES = 5
@@ -92,12 +92,5 @@ def rank(submissions: Sequence[tuple[str, Submission]], references: References) 
 
 def leaderboard_csv(entries: Sequence[Entry]) -> str:
     """``leaderboard.csv`` text: :data:`LEADERBOARD_HEADER` then one row per entry (exact float repr)."""
-    rows = (f"{e.rank},{_csv_field(e.name)},{e.mean_score!r},{e.normalised_score!r},{e.users}" for e in entries)
+    rows = (f"{e.rank},{csv_field(e.name)},{e.mean_score!r},{e.normalised_score!r},{e.users}" for e in entries)
     return LEADERBOARD_HEADER + "\n" + "".join(row + "\n" for row in rows)
-
-
-def _csv_field(text: str) -> str:
-    """``text`` quoted when it holds a comma, quote or newline (RFC 4180)."""
-    if any(c in text for c in ',"\n\r'):
-        return '"' + text.replace('"', '""') + '"'
-    return text

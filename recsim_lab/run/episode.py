@@ -21,7 +21,8 @@ class EpisodeResult:
     """What one episode produced, per user of the population."""
 
     episode: int
-    seed: int
+    seed: int | np.random.SeedSequence
+    """The env's reset seed (an int in runs)."""
     users: np.ndarray
     """``(n,)`` user ids of the population."""
     session_length: np.ndarray
@@ -39,8 +40,8 @@ class EpisodeResult:
         return int(self.session_length.sum())
 
 
-def play_episode(env: BatchSlateEnv, agent: Agent, *, episode: int, seed: int, progress: bool = True,
-                 description: str = "episode") -> EpisodeResult:
+def play_episode(env: BatchSlateEnv, agent: Agent, *, episode: int, seed: int | np.random.SeedSequence,
+                 progress: bool = True, description: str = "episode") -> EpisodeResult:
     """Reset ``env`` with ``seed`` and play until no user is left; the agent learns from every response.
 
     The progress bar shows only on a terminal (piped output gets none).

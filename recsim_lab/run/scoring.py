@@ -31,12 +31,14 @@ def scores_csv(users: np.ndarray, scores: np.ndarray, labels: Sequence[str] | No
     ``labels``: one original id per row to write instead of the contiguous ``users`` (``--original-ids``);
     quoted as CSV when it holds a comma, a quote or a line break.
     """
-    ids = users.tolist() if labels is None else [_csv_field(str(label)) for label in labels]
+    ids = users.tolist() if labels is None else [csv_field(str(label)) for label in labels]
     rows = (f"{u},{s!r}" for u, s in zip(ids, scores.tolist()))
     return SCORES_HEADER + "\n" + "".join(row + "\n" for row in rows)
 
 
-def _csv_field(text: str) -> str:
+def csv_field(text: str) -> str:
+    """``text`` as one CSV field: quoted, inner quotes doubled, when it holds a comma, quote or line break
+    (RFC 4180); otherwise as it is."""
     if any(c in text for c in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text

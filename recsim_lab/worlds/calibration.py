@@ -9,12 +9,12 @@ user's (then item's) ``d x d`` system ``(Y'Y + regularization I + alpha Y_u'Y_u)
 by a few conjugate-gradient steps warm-started from the previous value (Takacs, Pilaszy & Tikk, RecSys
 2011), matrix-free, for all users at once in NumPy/SciPy. Deterministic for a seed; no GPU, no TensorFlow.
 
-**Scale.** ALS scores live near [0, 1]; the choice model compares them with a no-click threshold (1.7) at
-temperature 0.1. One global factor multiplies every user vector so that *the median user's k-th best unseen
-item scores exactly the no-click threshold*, where k is the median length of the held-out futures (unless
-given): the median user then finds about as many items worth clicking as they really clicked after the
-split, their held-out items among the first. "Unseen" means outside the visible history, as at the start of
-an episode.
+**Scale** (:mod:`recsim_lab.worlds.scale_rule`). ALS scores live near [0, 1]; the choice model compares
+them with a no-click threshold (1.7) at temperature 0.1. One global factor multiplies every user vector so
+that *the median user's k-th best unseen item scores exactly the no-click threshold*, where k is the median
+length of the held-out futures (unless given): the median user then finds about as many items worth
+clicking as they really clicked after the split, their held-out items among the first. "Unseen" means
+outside the visible history, as at the start of an episode.
 
 **Fidelity.** :func:`fidelity` measures the truth against the held-out log: recall@K of each user's future
 among all their unseen items (hits / min(K, |future|), averaged over users with a future; chance is the
@@ -24,14 +24,15 @@ the median count of unseen items above it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.sparse
 
+from recsim_lab.worlds.scale_rule import calibrated_scale, unseen_score_blocks
+
 _DENSE_CELLS = 1 << 26  # rows x columns up to which a half-step computes x.y for the log's pairs densely
-_CHUNK_CELLS = 1 << 23  # user rows x items scored per block by the ranking figures
 
 
 @dataclass(frozen=True)
@@ -151,32 +152,6 @@ def _half_step(solve: np.ndarray, fixed: np.ndarray, pattern: _Pattern, config: 
         norm = new_norm
 
 
-def _score_blocks(users: np.ndarray, items: np.ndarray, histories: Sequence[np.ndarray]
-                  ) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(first_user, scores)`` blocks of ``users @ items.T`` with each user's visible history at
-    ``-inf`` (float64)."""
-    n_items = items.shape[0]
-    rows = max(1, _CHUNK_CELLS // max(n_items, 1))
-    for start in range(0, users.shape[0], rows):
-        block = (users[start:start + rows] @ items.T).astype(np.float64)
-        for offset, history in enumerate(histories[start:start + rows]):
-            block[offset, history] = -np.inf
-        yield start, block
-
-
-def kth_best_unseen(users: np.ndarray, items: np.ndarray, histories: Sequence[np.ndarray], k: int) -> np.ndarray:
-    """``(n_users,)`` the score of each user's k-th best item outside their history (``nan`` when a user
-    has fewer than k such items)."""
-    out = np.full(users.shape[0], np.nan)
-    n_items = items.shape[0]
-    if k > n_items:
-        return out
-    for start, block in _score_blocks(users, items, histories):
-        kth = -np.partition(-block, k - 1, axis=1)[:, k - 1]
-        out[start:start + block.shape[0]] = np.where(np.isfinite(kth), kth, np.nan)
-    return out
-
-
 def scale_rule_k(histories: Sequence[np.ndarray], futures: Sequence[np.ndarray], config: CalibrationConfig) -> int:
     """k of the scale rule: as configured, else the median future length (median history length when no
     user has a future), at least 1."""
@@ -184,24 +159,6 @@ def scale_rule_k(histories: Sequence[np.ndarray], futures: Sequence[np.ndarray],
         return config.attractive_items
     lengths = [len(f) for f in futures if len(f)] or [len(h) for h in histories if len(h)] or [1]
     return max(1, int(np.median(lengths)))
-
-
-def calibrated_scale(users: np.ndarray, items: np.ndarray, histories: Sequence[np.ndarray], k: int,
-                     threshold: float) -> tuple[float, float]:
-    """``(scale, median_kth)``: the factor on the user vectors that puts the median user's k-th best unseen
-    item exactly at ``threshold``, and that median (unscaled).
-
-    Raises:
-        ValueError: a threshold <= 0, or a median k-th score <= 0 (the fit found no preference to scale).
-    """
-    if not threshold > 0:
-        raise ValueError(f"the scale rule needs a positive no-click threshold, got {threshold!r}")
-    kth = kth_best_unseen(users, items, histories, min(k, items.shape[0]))
-    median = float(np.nanmedian(kth)) if np.isfinite(kth).any() else float("nan")
-    if not median > 0:
-        raise ValueError(f"cannot calibrate: the median user's {k}-th best unseen item scores {median:.3g} "
-                         f"(<= 0) under the fitted vectors; try a smaller --min-history or more data")
-    return threshold / median, median
 
 
 def fidelity(users: np.ndarray, items: np.ndarray, histories: Sequence[np.ndarray], futures: Sequence[np.ndarray],
@@ -219,7 +176,7 @@ def fidelity(users: np.ndarray, items: np.ndarray, histories: Sequence[np.ndarra
     recalls, chances, attractive = [], [], []
     above = total = 0
     k = min(k, n_items)
-    for start, block in _score_blocks(users, items, histories):
+    for start, block in unseen_score_blocks(users, items, histories):
         top = np.argpartition(-block, k - 1, axis=1)[:, :k]
         attractive.extend((block > threshold).sum(axis=1).tolist())
         for offset in range(block.shape[0]):
@@ -260,7 +217,8 @@ def calibrate(histories: Sequence[np.ndarray], futures: Sequence[np.ndarray], n_
     logs = [np.concatenate([h, f]) for h, f in zip(histories, futures)]
     users, items = fit_implicit_als(interaction_matrix(logs, n_items), config)
     k = scale_rule_k(histories, futures, config)
-    scale, median_kth = calibrated_scale(users, items, histories, k, threshold)
+    scale, median_kth = calibrated_scale(users, items, histories, k, threshold,
+                                         hint="; try a smaller --min-history or more data")
     users = (users * np.float32(scale)).astype(np.float32)
     figures = {
         "method": "implicit-feedback matrix factorisation, weighted ALS (Hu, Koren & Volinsky 2008) with "

@@ -27,9 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse
 
-from recsim_lab.data.seen import SeenItems
-from recsim_lab.distinct import distinct_rows
-from recsim_lab.worlds.choice import click_probabilities, sample_choices
+from recsim_lab.worlds.logging_rounds import sample_tastes, simulate_logging
+from recsim_lab.worlds.scale_rule import calibrated_scale
 from recsim_lab.worlds.world import Rules
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -112,12 +111,7 @@ def generate_users(texts: Sequence[str], categories: Sequence[str], rules: Rules
     items = np.hstack([geometry.standard_normal((n_items, 1)), np.eye(n_cat)[item_category], text])
 
     sizes = np.bincount(item_category, minlength=n_cat).astype(float)
-    n_liked = users_rng.integers(1, min(3, n_cat) + 1, size=config.n_users)
-    liked = np.stack([users_rng.choice(n_cat, size=min(3, n_cat), replace=False, p=sizes / sizes.sum())
-                      for _ in range(config.n_users)])
-    weights = users_rng.dirichlet(np.ones(liked.shape[1]), size=config.n_users)
-    weights[np.arange(liked.shape[1])[None, :] >= n_liked[:, None]] = 0.0
-    weights /= weights.sum(axis=1, keepdims=True)
+    liked, weights = sample_tastes(users_rng, config.n_users, n_cat, p=sizes / sizes.sum(), counts_first=True)
     centroids = np.zeros((n_cat, text.shape[1]))
     np.add.at(centroids, item_category, text)
     centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
@@ -132,15 +126,14 @@ def generate_users(texts: Sequence[str], categories: Sequence[str], rules: Rules
     users[:, 1 + n_cat:] = direction
 
     k = min(config.attractive_items, n_items)
-    sample = users[: min(512, config.n_users)] @ items.T
-    median_kth = float(np.median(-np.partition(-sample, k - 1, axis=1)[:, k - 1]))
-    if not (rules.no_click_threshold > 0 and median_kth > 0):
-        raise ValueError(f"cannot scale: the median user's {k}-th best item scores {median_kth:.3g} and the "
-                         f"no-click threshold is {rules.no_click_threshold}; both must be positive")
-    scale = rules.no_click_threshold / median_kth
+    sample = users[: min(512, config.n_users)]
+    scale, median_kth = calibrated_scale(sample, items, [np.empty(0, dtype=np.int64)] * len(sample), k,
+                                         rules.no_click_threshold)
     users *= scale
-    event_user, event_item, event_time = _draw_logs(log_rng, users, items, item_category, liked, weights,
-                                                    by_category, rules, config)
+    event_user, event_item, event_time = simulate_logging(
+        log_rng, users, items, item_category, n_cat, liked, weights, rules, mean_length=config.mean_clicks,
+        min_length=config.min_clicks, rounds=config.rounds, exposure_focus=config.exposure_focus,
+        within_first=True)
     figures = {
         "method": "generated users over the catalogue's categories and TF-IDF/SVD text embedding "
                   "(recsim_lab.worlds.catalogue_users)",
@@ -152,47 +145,3 @@ def generate_users(texts: Sequence[str], categories: Sequence[str], rules: Rules
         "attractive_items_k": k, "median_kth_score_unscaled": median_kth, "scale": float(scale),
     }
     return users.astype(np.float32), items.astype(np.float32), event_user, event_item, event_time, figures
-
-
-def _draw_logs(rng: np.random.Generator, users: np.ndarray, items: np.ndarray, item_category: np.ndarray,
-               liked: np.ndarray, weights: np.ndarray, by_category: list[np.ndarray], rules: Rules,
-               config: CatalogueUsersConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Simulate logging rounds until each user reached their drawn number of clicks (or rounds ran out)."""
-    n_users, n_items, k = users.shape[0], items.shape[0], rules.slate_size
-    extra = config.mean_clicks - config.min_clicks
-    lengths = config.min_clicks + (rng.geometric(1.0 / (1.0 + extra), size=n_users) - 1 if extra else 0)
-    lengths = np.minimum(lengths, n_items - k)
-    sizes = np.array([len(members) for members in by_category])
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    members = np.concatenate(by_category)
-    seen = SeenItems(n_users, n_items)
-    have = np.zeros(n_users, dtype=np.int64)
-    out_user, out_item, out_time = [], [], []
-    for round_ in range(config.rounds):
-        need = np.flatnonzero(have < lengths)
-        if need.size == 0:
-            break
-        pick = np.minimum((weights[need].cumsum(axis=1) <= rng.random(need.size)[:, None]).sum(axis=1),
-                          liked.shape[1] - 1)
-        category = liked[need, pick]
-        within = members[starts[category][:, None]
-                         + (rng.random((need.size, k)) * sizes[category][:, None]).astype(np.int64)]
-        focused = rng.random((need.size, k)) < config.exposure_focus
-        slates = np.where(focused, within, rng.integers(n_items, size=(need.size, k)))
-        slates = distinct_rows(rng, slates, n_items)
-        scores = np.einsum("bd,bkd->bk", users[need], items[slates])
-        scores[seen.contains(need, slates)] = -np.inf
-        choice = sample_choices(click_probabilities(scores, rules.no_click_threshold, rules.temperature),
-                                rng.random(need.size))
-        rows = np.flatnonzero(choice < k)
-        clicked = slates[rows, choice[rows]]
-        seen.add(need[rows], clicked)
-        have[need[rows]] += 1
-        out_user.append(need[rows])
-        out_item.append(clicked)
-        out_time.append(np.full(rows.size, float(round_)))
-    if not out_user:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
-    return np.concatenate(out_user), np.concatenate(out_item), np.concatenate(out_time)
-
-

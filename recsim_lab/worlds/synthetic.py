@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recsim_lab.data import Dataset
-from recsim_lab.data.seen import SeenItems
-from recsim_lab.distinct import distinct_rows
-from recsim_lab.worlds.choice import click_probabilities, sample_choices
+from recsim_lab.worlds.logging_rounds import sample_tastes, simulate_logging
+from recsim_lab.worlds.scale_rule import calibrated_scale
 from recsim_lab.worlds.vocabulary import DESCRIPTION_TEMPLATES, HEADLINE_TEMPLATES, TOPICS
 from recsim_lab.worlds.world import Rules, World
 
@@ -86,16 +85,23 @@ def build_synthetic_world(config: SyntheticConfig, name: str = "synthetic") -> W
     item_vectors[:, 0] = items_rng.standard_normal(config.n_items)
     item_vectors[:, 1:] = centres[item_sub] + 0.5 * _unit_rows(items_rng, config.n_items, config.dim - 1)
 
-    liked, weights = _user_tastes(users_rng, config.n_users, n_sub)
+    liked, weights = sample_tastes(users_rng, config.n_users, n_sub)
     user_vectors = np.empty((config.n_users, config.dim))
     user_vectors[:, 0] = 0.25 + 0.1 * users_rng.standard_normal(config.n_users)
     direction = np.einsum("uk,ukd->ud", weights, centres[liked]) + 0.3 * _unit_rows(
         users_rng, config.n_users, config.dim - 1)
     user_vectors[:, 1:] = direction / np.linalg.norm(direction, axis=1, keepdims=True)
-    scale = _calibrated_scale(user_vectors, item_vectors, config)
+    sample = user_vectors[: min(256, config.n_users)]
+    scale, _ = calibrated_scale(sample, item_vectors, [np.empty(0, dtype=np.int64)] * len(sample),
+                                config.attractive_items, config.rules.no_click_threshold)
     user_vectors *= scale
 
-    histories = _draw_histories(history_rng, config, user_vectors, item_vectors, item_sub, liked, weights)
+    event_user, event_item, _ = simulate_logging(
+        history_rng, user_vectors, item_vectors, item_sub, n_sub, liked, weights, config.rules,
+        mean_length=config.mean_history, min_length=config.min_history, rounds=config.history_rounds,
+        exposure_focus=config.exposure_focus)
+    histories = np.split(event_item[np.argsort(event_user, kind="stable")],
+                         np.bincount(event_user, minlength=config.n_users).cumsum()[:-1])
     headlines, descriptions = _write_texts(text_rng, item_sub)
     topic_names = list(TOPICS)
     dataset = Dataset(headlines=headlines, descriptions=descriptions,
@@ -116,74 +122,6 @@ def _subtopic_centres(rng: np.random.Generator, d: int) -> np.ndarray:
     topics = _unit_rows(rng, len(TOPICS), d)
     centres = topics[_TOPIC_OF_SUBTOPIC] + 0.7 * _unit_rows(rng, _TOPIC_OF_SUBTOPIC.size, d)
     return centres / np.linalg.norm(centres, axis=1, keepdims=True)
-
-
-def _user_tastes(rng: np.random.Generator, n_users: int, n_sub: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(n_users, 3)`` liked subtopics and their weights (unused slots get weight 0)."""
-    liked = np.stack([rng.choice(n_sub, size=3, replace=False) for _ in range(n_users)])
-    weights = rng.dirichlet(np.ones(3), size=n_users)
-    n_liked = rng.integers(1, 4, size=n_users)
-    weights[np.arange(3)[None, :] >= n_liked[:, None]] = 0.0
-    return liked, weights / weights.sum(axis=1, keepdims=True)
-
-
-def _calibrated_scale(users: np.ndarray, items: np.ndarray, config: SyntheticConfig) -> float:
-    """The scale at which the median (sampled) user's ``attractive_items``-th best item scores exactly
-    the no-click threshold."""
-    sample = users[: min(256, len(users))]
-    kth = np.empty(len(sample))
-    for start in range(0, len(sample), 64):
-        scores = sample[start:start + 64] @ items.T
-        kth[start:start + 64] = -np.partition(-scores, config.attractive_items - 1, axis=1)[
-            :, config.attractive_items - 1]
-    return config.rules.no_click_threshold / float(np.median(kth))
-
-
-def _draw_histories(rng: np.random.Generator, config: SyntheticConfig, users: np.ndarray, items: np.ndarray,
-                    item_sub: np.ndarray, liked: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
-    """Simulate the logging rounds that produced each user's initial history (see the module docstring)."""
-    n_users, k, rules = config.n_users, config.rules.slate_size, config.rules
-    extra = max(config.mean_history - config.min_history, 0.0)
-    lengths = config.min_history + (rng.geometric(1.0 / (1.0 + extra), size=n_users) - 1 if extra else 0)
-    lengths = np.minimum(lengths, config.n_items - k)
-    by_sub = np.argsort(item_sub, kind="stable")
-    sub_start = np.searchsorted(item_sub[by_sub], np.arange(len(_SUBTOPIC_WORDS)))
-    sub_count = np.bincount(item_sub, minlength=len(_SUBTOPIC_WORDS))
-    seen = SeenItems(n_users, config.n_items)
-    histories: list[list[int]] = [[] for _ in range(n_users)]
-    have = np.zeros(n_users, dtype=np.int64)
-    for _ in range(config.history_rounds):
-        need = np.flatnonzero(have < lengths)
-        if need.size == 0:
-            break
-        pick = (weights[need].cumsum(axis=1) <= rng.random(need.size)[:, None]).sum(axis=1)
-        subs = liked[need, np.minimum(pick, 2)]
-        slates = _exposure_slates(rng, subs, by_sub, sub_start, sub_count, config)
-        scores = np.einsum("bd,bkd->bk", users[need], items[slates])
-        scores[seen.contains(need, slates)] = -np.inf
-        choice = sample_choices(click_probabilities(scores, rules.no_click_threshold, rules.temperature),
-                                rng.random(need.size))
-        rows = np.flatnonzero(choice < k)
-        clicked = slates[rows, choice[rows]]
-        seen.add(need[rows], clicked)
-        have[need[rows]] += 1
-        for user, item in zip(need[rows].tolist(), clicked.tolist()):
-            histories[user].append(item)
-    return [np.asarray(h, dtype=np.int64) for h in histories]
-
-
-def _exposure_slates(rng: np.random.Generator, subs: np.ndarray, by_sub: np.ndarray, sub_start: np.ndarray,
-                     sub_count: np.ndarray, config: SyntheticConfig) -> np.ndarray:
-    """``(B, k)`` distinct items per row: each slot from subtopic ``subs[b]`` with probability
-    ``exposure_focus`` (when it has items), otherwise from the whole catalogue; a slot that repeats an
-    item of its row is redrawn from the whole catalogue."""
-    k = config.rules.slate_size
-    count = sub_count[subs][:, None]
-    focused = (rng.random((subs.size, k)) < config.exposure_focus) & (count > 0)
-    within = by_sub[(sub_start[subs][:, None] + rng.random((subs.size, k)) * count).astype(np.int64)
-                    .clip(max=len(by_sub) - 1)]
-    return distinct_rows(rng, np.where(focused, within, rng.integers(config.n_items, size=(subs.size, k))),
-                         config.n_items)
 
 
 def _write_texts(rng: np.random.Generator, item_sub: np.ndarray) -> tuple[list[str], list[str]]:
