@@ -1,4 +1,4 @@
-# Two commands on a fresh machine (each creates .venv when missing and installs the project):
+# Two commands on a fresh machine (each creates .venv when missing and installs the project with every extra):
 #   make run    plays the built-in default world with the default agent
 #   make test   runs the test suite (what CI runs)
 PYTHON ?= python3
@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# The CPU build of torch first: otherwise pip resolves sentence-transformers to a multi-GB CUDA build.
 	$(BIN)/python -m pip install torch==2.13.0
-	$(BIN)/python -m pip install -e ".[dev]"
+	$(BIN)/python -m pip install -e ".[all,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -53,7 +53,7 @@ import numpy as np
 from agents.helpers.ranking import top_k_unseen_by_chunks
 from agents.helpers.retrieval import FULL_ROW_ITEMS
 from agents.helpers.sentence_model import EncodeSettings
-from agents.helpers.text_embeddings import cached_embeddings, l2_normalised, projected
+from agents.helpers.text_embeddings import cached_embeddings, l2_normalised, projected, require_encoder
 from recsim_lab.checkpoint import load_arrays, load_json, save_arrays, save_json
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
@@ -117,6 +117,7 @@ class ContentAgent:
                     or not np.isfinite(value):
                 allowed = f"[{low:g}, {high:g}]" if np.isfinite(high) else f"a finite number >= {low:g}"
                 raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        require_encoder(self.encoder, "content")
 
     # ------------------------------------------------------------------------------------------ protocol
 

@@ -25,8 +25,9 @@ The online loss is logistic rather than BPR because an ignored slate has no posi
 needs the absolute target that the user bias calibrates. User and item rows both move, so items that many
 users ignore sink for everyone.
 
-TensorFlow is imported inside ``fit`` only, so importing this module (and the CLI) stays fast; everything
-after ``fit`` is NumPy.
+TensorFlow (the ``[mf]`` extra) is imported inside ``fit`` only, so importing this module (and the CLI) stays
+fast; everything after ``fit`` is NumPy. Constructing the agent checks that TensorFlow is installed (when
+``epochs`` > 0), so a missing extra fails before any work.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from agents.helpers.retrieval import FULL_ROW_ITEMS
 from recsim_lab.checkpoint import load_arrays, save_arrays
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
+from recsim_lab.extras import optional_import, require
 
 _ADAM = (0.9, 0.999, 1e-8)  # beta_1, beta_2, epsilon of the warm-start optimiser
 _STATE = ("user_factors", "user_bias", "item_keys", "counters")  # the arrays a checkpoint holds
@@ -100,6 +102,8 @@ class FunkSVDAgent:
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        if self.epochs:
+            require("funk_svd", "tensorflow")
 
     def fit(self, data: Dataset, *, seed: int) -> None:
         """Warm-start on ``data.histories``; every random draw (online ones included) follows ``seed``."""
@@ -235,9 +239,7 @@ def _tensorflow() -> Any:
     """The ``tensorflow`` module, imported with its C++ start-up log (CPU features, missing CUDA drivers)
     silenced unless ``TF_CPP_MIN_LOG_LEVEL`` says otherwise: this agent runs on the CPU by design."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
-    return tf
+    return optional_import("tensorflow", "funk_svd")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

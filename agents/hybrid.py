@@ -45,7 +45,14 @@ from typing import Any
 import numpy as np
 
 from agents.helpers.ranking import top_k, top_k_unseen
-from agents.helpers.retrieval import FULL_ROW_ITEMS, InnerProductIndex, load_index, save_index, unseen_candidates
+from agents.helpers.retrieval import (
+    FULL_ROW_ITEMS,
+    InnerProductIndex,
+    load_index,
+    require_index,
+    save_index,
+    unseen_candidates,
+)
 from agents.registry import load_agent_class, make_agent
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
@@ -136,6 +143,8 @@ class HybridAgent:
         return options
 
     def fit(self, data: Dataset, *, seed: int) -> None:
+        if self.mode == "blend":  # before the children's fit: a large catalogue's index needs faiss
+            require_index(data.n_items)
         seeds = np.random.SeedSequence(seed).spawn(len(self.agents) + 1)  # one per child, one for the index
         for agent, child_seed in zip(self.agents, seeds):
             agent.fit(data, seed=int(child_seed.generate_state(1)[0]))

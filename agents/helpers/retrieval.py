@@ -21,12 +21,20 @@ import numpy as np
 from agents.helpers.ranking import top_k
 from recsim_lab.checkpoint import save_arrays
 from recsim_lab.data.seen import SeenItems
+from recsim_lab.extras import optional_import, require
 
 EXACT_BELOW = 50_000
 """Catalogues smaller than this are searched exactly (a matrix product is then cheap enough)."""
 FULL_ROW_ITEMS = 8192
 """Up to this many items, scoring a user's whole row and picking from it is cheaper than gathering the
 ``(candidates, dim)`` vectors of the items to score."""
+_APPROXIMATE = f"retrieval over {EXACT_BELOW:,} items or more"  # the feature that needs faiss (the [ann] extra)
+
+
+def require_index(n_items: int) -> None:
+    """Fail early unless an index over ``n_items`` can be built: an approximate one needs faiss."""
+    if n_items >= EXACT_BELOW:
+        require(_APPROXIMATE, "faiss")
 
 
 class InnerProductIndex:
@@ -53,16 +61,14 @@ class InnerProductIndex:
         self.items = items if self.exact else None  # exact search reads the items in place; faiss has a copy
         self.index = None
         if serialized is not None:
-            import faiss
-
+            faiss = optional_import("faiss", _APPROXIMATE)
             self.index = faiss.deserialize_index(np.asarray(serialized, dtype=np.uint8))
             if (self.index.ntotal, self.index.d) != (n_items, dim):
                 raise ValueError(f"the stored index holds {self.index.ntotal} vectors of width {self.index.d}, "
                                  f"not the {n_items} x {dim} items")
             self.index.nprobe = nprobe
         elif not self.exact:
-            import faiss
-
+            faiss = optional_import("faiss", _APPROXIMATE)
             n_lists = int(4 * np.sqrt(n_items))
             quantizer = faiss.IndexFlatIP(dim)
             self.index = faiss.IndexIVFFlat(quantizer, dim, n_lists, faiss.METRIC_INNER_PRODUCT)
@@ -88,9 +94,7 @@ class InnerProductIndex:
         """The approximate index as ``(m,)`` uint8 bytes for a checkpoint; ``None`` for exact search."""
         if self.exact:
             return None
-        import faiss
-
-        return faiss.serialize_index(self.index)
+        return optional_import("faiss", _APPROXIMATE).serialize_index(self.index)
 
 
 def save_index(index: InnerProductIndex, directory: Path) -> None:

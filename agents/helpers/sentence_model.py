@@ -22,7 +22,8 @@ Batching: texts are sorted by token count before batching (``length_sort="tokens
 nothing; sorting by characters, as ``SentenceTransformer.encode`` does, pads a batch of 32 news texts by
 about 27%.
 
-Heavy imports (torch, sentence-transformers, openvino, nncf) happen only inside the functions that need them.
+Heavy imports (torch, sentence-transformers, openvino, nncf: the ``[text]`` extra) happen only inside the
+functions that need them, through :func:`recsim_lab.extras.optional_import`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ from typing import Any
 
 import numpy as np
 
+from recsim_lab.extras import optional_import
+
 logger = logging.getLogger(__name__)
+_FEATURE = "text embeddings"  # what needs the [text] extra, for the error when it is missing
 
 BACKENDS = ("auto", "torch", "openvino", "openvino-int8")
 _LENGTH_SORTS = ("tokens", "chars")
@@ -131,8 +135,7 @@ class SentenceModel:
     """
 
     def __init__(self, path: Path, settings: EncodeSettings, calibration: Sequence[str] = ()) -> None:
-        from sentence_transformers import SentenceTransformer
-
+        SentenceTransformer = optional_import("sentence_transformers", _FEATURE).SentenceTransformer
         if settings.backend == "auto":
             raise ValueError("resolve the backend first (EncodeSettings.resolved())")
         self.settings = settings
@@ -176,8 +179,7 @@ class SentenceModel:
 
     def _run_openvino(self, texts: list[str], batches: list[np.ndarray], out: np.ndarray, bar: Any) -> None:
         """Tokenise each batch here while OpenVINO runs earlier ones, one per inference request."""
-        import openvino as ov
-
+        ov = optional_import("openvino", _FEATURE)
         queue = ov.AsyncInferQueue(self.compiled, self.compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
 
         def finished(request: Any, rows: np.ndarray) -> None:
@@ -220,8 +222,7 @@ def load_sentence_model(path: Path, settings: EncodeSettings, calibration: Seque
 
 def _inputs(model: Any, texts: list[str]) -> dict[int, np.ndarray]:
     """The tokenised ``texts`` as the converted model's inputs, by position."""
-    import torch
-
+    torch = optional_import("torch", _FEATURE)
     return {index: value.numpy() for index, value in
             enumerate(v for v in model.preprocess(texts).values() if isinstance(v, torch.Tensor))}
 
@@ -229,9 +230,7 @@ def _inputs(model: Any, texts: list[str]) -> dict[int, np.ndarray]:
 def _openvino_model(model: Any, settings: EncodeSettings, calibration: Sequence[str]) -> Any:
     """Convert the pipeline of ``model`` (token ids -> sentence embedding) to a compiled OpenVINO model,
     quantised to int8 on ``calibration`` for ``"openvino-int8"``."""
-    import openvino as ov
-    import torch
-
+    ov, torch = optional_import("openvino", _FEATURE), optional_import("torch", _FEATURE)
     sample = model.preprocess(["a sample text to trace the model", "another"])
     names = [name for name, value in sample.items() if isinstance(value, torch.Tensor)]
     constants = {name: value for name, value in sample.items() if not isinstance(value, torch.Tensor)}
@@ -257,8 +256,7 @@ def _openvino_model(model: Any, settings: EncodeSettings, calibration: Sequence[
 
 def _quantised(converted: Any, calibration: list[dict[int, np.ndarray]]) -> Any:
     """NNCF post-training int8 quantisation of ``converted`` with its transformer preset."""
-    import nncf
-
+    nncf = optional_import("nncf", _FEATURE)
     logger.info("quantising the text encoder to int8 on %d calibration texts", len(calibration))
     nncf.set_log_level(logging.ERROR)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):  # its progress bars
@@ -292,13 +290,10 @@ class _torch_threads:
 
     def __enter__(self) -> None:
         if self.threads is not None:
-            import torch
-
+            torch = optional_import("torch", _FEATURE)
             self.before = torch.get_num_threads()
             torch.set_num_threads(self.threads)
 
     def __exit__(self, *exc: object) -> None:
         if self.before is not None:
-            import torch
-
-            torch.set_num_threads(self.before)
+            optional_import("torch", _FEATURE).set_num_threads(self.before)

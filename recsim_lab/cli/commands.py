@@ -25,6 +25,7 @@ from recsim_lab.errors import DataFormatError
 from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
 from recsim_lab.evaluation.leaderboard import leaderboard_csv, rank, reference_scores, submission_names
 from recsim_lab.evaluation.submission import SubmissionError, read_submission
+from recsim_lab.extras import MissingExtraError
 from recsim_lab.report.report import make_report
 from recsim_lab.run.failures import AgentRaised, agent_traceback
 from recsim_lab.run.runner import RunConfig, resume, run
@@ -46,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as interrupt:
         print(f"recsim-lab: interrupted{f'; {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
         return 130
+    except MissingExtraError as error:  # an optional feature whose extra is not installed: says what to install
+        print(f"recsim-lab: error: {error}", file=sys.stderr)
+        return 2
 
 
 def _message(error: BaseException) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from recsim_lab.atomic import atomic_write, atomic_write_text
+from recsim_lab.extras import optional_import, require
 
 FIGURE_PX = (800, 480)
 """Width and height of every figure, in pixels."""
@@ -61,9 +62,11 @@ def make_report(run_dirs: Sequence[str | Path], out: str | Path) -> list[Path]:
 
     Raises:
         ValueError: no run directory, or one that holds no finished run.
+        MissingExtraError: matplotlib (the ``[report]`` extra) is not installed.
     """
     if not run_dirs:
         raise ValueError("give at least one run directory")
+    require("recsim-lab report", "matplotlib")
     runs = load_runs(run_dirs)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,9 +126,8 @@ def _labels(runs: list[RunData]) -> list[str]:
 
 
 def _save_figure(path: Path, title: str, plot: Callable[[Any, list[RunData]], None], runs: list[RunData]) -> None:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
+    FigureCanvasAgg = optional_import("matplotlib.backends.backend_agg", "recsim-lab report").FigureCanvasAgg
+    Figure = optional_import("matplotlib.figure", "recsim-lab report").Figure
     figure = Figure(figsize=(FIGURE_PX[0] / _DPI, FIGURE_PX[1] / _DPI), dpi=_DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots()

@@ -7,7 +7,7 @@ on the *full* log (visible histories and held-out futures): every (user, item) p
 ``sum c (p - x_u.y_i)^2 + regularization (|x|^2 + |y|^2)`` over all pairs. Each half-step solves every
 user's (then item's) ``d x d`` system ``(Y'Y + regularization I + alpha Y_u'Y_u) x_u = (1 + alpha) Y_u'1``
 by a few conjugate-gradient steps warm-started from the previous value (Takacs, Pilaszy & Tikk, RecSys
-2011), matrix-free, for all users at once in NumPy/SciPy. Deterministic for a seed; no GPU, no TensorFlow.
+2011), matrix-free, for all users at once in NumPy. Deterministic for a seed; no GPU, no TensorFlow.
 
 **Scale** (:mod:`recsim_lab.worlds.scale_rule`). ALS scores live near [0, 1]; the choice model compares
 them with a no-click threshold (1.7) at temperature 0.1. One global factor multiplies every user vector so
@@ -25,12 +25,12 @@ the median count of unseen items above it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-import scipy.sparse
 
 from recsim_lab.worlds.scale_rule import calibrated_scale, unseen_score_blocks
+from recsim_lab.worlds.sparse import CSRMatrix
 
 _DENSE_CELLS = 1 << 26  # rows x columns up to which a half-step computes x.y for the log's pairs densely
 
@@ -69,20 +69,17 @@ class CalibrationConfig:
             raise ValueError(f"CalibrationConfig.attractive_items must be a positive integer or None, got {k!r}")
 
 
-def interaction_matrix(logs: Sequence[np.ndarray], n_items: int) -> scipy.sparse.csr_matrix:
-    """``(len(logs), n_items)`` CSR matrix of ones, row u holding the (distinct) items of ``logs[u]``."""
+def interaction_matrix(logs: Sequence[np.ndarray], n_items: int) -> CSRMatrix:
+    """``(len(logs), n_items)`` float32 CSR matrix of ones, row u holding the (distinct) items of ``logs[u]``."""
     lengths = np.fromiter((len(log) for log in logs), dtype=np.int64, count=len(logs))
-    indptr = np.zeros(len(logs) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=indptr[1:])
     indices = np.concatenate(logs).astype(np.int64) if len(logs) else np.empty(0, dtype=np.int64)
-    matrix = scipy.sparse.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr),
-                                     shape=(len(logs), n_items))
-    matrix.sort_indices()
-    return matrix
+    rows = np.repeat(np.arange(len(logs), dtype=np.int64), lengths)
+    return CSRMatrix.from_pairs(rows, indices, np.ones(indices.size, dtype=np.float32), (len(logs), n_items))
 
 
-def fit_implicit_als(clicks: scipy.sparse.csr_matrix, config: CalibrationConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted ALS on a binary ``(n_users, n_items)`` click matrix (see the module docstring).
+def fit_implicit_als(clicks: CSRMatrix, config: CalibrationConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted ALS on a binary float32 ``(n_users, n_items)`` click matrix from :func:`interaction_matrix`
+    (see the module docstring).
 
     Returns:
         ``(user_vectors, item_vectors)``, float32, ``(n_users, factors)`` and ``(n_items, factors)``.
@@ -92,8 +89,8 @@ def fit_implicit_als(clicks: scipy.sparse.csr_matrix, config: CalibrationConfig)
     d = config.factors
     users = np.zeros((n_users, d), dtype=np.float32)
     items = (rng.standard_normal((n_items, d)) / np.sqrt(d)).astype(np.float32)
-    by_user = _Pattern(clicks.tocsr())
-    by_item = _Pattern(clicks.T.tocsr())
+    by_user = _Pattern(clicks)
+    by_item = _Pattern(clicks.transposed())
     for _ in range(config.iterations):
         _half_step(users, items, by_user, config)
         _half_step(items, users, by_item, config)
@@ -101,21 +98,20 @@ def fit_implicit_als(clicks: scipy.sparse.csr_matrix, config: CalibrationConfig)
 
 
 class _Pattern:
-    """The clicked pairs of a CSR matrix, with what a half-step reuses: row of each pair, and the flat
-    index of each pair in a dense ``(rows, columns)`` block."""
+    """The clicked pairs of a float32 CSR matrix, with what a half-step reuses: row of each pair, and the
+    flat index of each pair in a dense ``(rows, columns)`` block."""
 
-    def __init__(self, matrix: scipy.sparse.csr_matrix) -> None:
-        matrix.sort_indices()
-        self.matrix = matrix.astype(np.float32)
+    def __init__(self, matrix: CSRMatrix) -> None:
+        self.matrix = matrix
         self.counts = np.diff(matrix.indptr)
-        self.rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), self.counts)
-        self.cols = matrix.indices.astype(np.int64)
+        self.rows = matrix.row_of_each
+        self.cols = matrix.indices
         dense = matrix.shape[0] * matrix.shape[1] <= _DENSE_CELLS
         self.flat = self.rows * matrix.shape[1] + self.cols if dense else None
         # reused buffers: a fresh 100 MB array per product costs as much in page faults as the product
         self.block = np.empty(matrix.shape, dtype=np.float32) if dense else None
         self.dots = np.empty(self.cols.size, dtype=np.float32)
-        self.weighted = self.matrix.copy()  # its data is overwritten with alpha * x.y per product
+        self.weighted = replace(matrix, data=matrix.data.copy())  # its data is overwritten with alpha * x.y per product
 
 
 def _half_step(solve: np.ndarray, fixed: np.ndarray, pattern: _Pattern, config: CalibrationConfig) -> None:
@@ -222,7 +218,7 @@ def calibrate(histories: Sequence[np.ndarray], futures: Sequence[np.ndarray], n_
     users = (users * np.float32(scale)).astype(np.float32)
     figures = {
         "method": "implicit-feedback matrix factorisation, weighted ALS (Hu, Koren & Volinsky 2008) with "
-                  "conjugate-gradient solves, NumPy/SciPy, fitted on the full log (history + future)",
+                  "conjugate-gradient solves, NumPy, fitted on the full log (history + future)",
         **asdict(config),
         "scale_rule": f"the median user's k-th best unseen item scores exactly the no-click threshold "
                       f"({threshold}); k = {'given' if config.attractive_items else 'median future length'}",

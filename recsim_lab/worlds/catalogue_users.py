@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse
 
 from recsim_lab.worlds.logging_rounds import sample_tastes, simulate_logging
 from recsim_lab.worlds.scale_rule import calibrated_scale
+from recsim_lab.worlds.sparse import CSRMatrix
 from recsim_lab.worlds.world import Rules
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -76,20 +76,25 @@ def text_embedding(texts: Sequence[str], dims: int, seed: int = 0) -> np.ndarray
             rows.append(row)
             cols.append(vocabulary.setdefault(token, len(vocabulary)))
     n = len(texts)
-    counts = scipy.sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, len(vocabulary)))
-    df = np.asarray((counts > 0).sum(axis=0)).ravel()
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    df = np.bincount(cols, minlength=len(vocabulary))
     keep = np.flatnonzero((df >= 2) & (df <= max(2, n // 2)))
     if keep.size == 0:
         return np.zeros((n, 1))
-    tfidf = counts[:, keep].multiply(np.log(n / df[keep])[None, :]).tocsr()
+    column = np.full(len(vocabulary), -1, dtype=np.int64)  # a word's column among the kept ones, else -1
+    column[keep] = np.arange(keep.size)
+    kept = column[cols] >= 0
+    rows, cols = rows[kept], column[cols[kept]]
+    tfidf = CSRMatrix.from_pairs(rows, cols, np.log(n / df[keep])[cols], (n, keep.size))
+    words = tfidf.transposed()
     rank = int(min(dims, keep.size, n))
     rng = np.random.default_rng(seed)
     basis = tfidf @ rng.standard_normal((keep.size, rank + 10))
     for _ in range(2):  # power iterations sharpen the spectrum
         basis, _ = np.linalg.qr(basis)
-        basis = tfidf @ (tfidf.T @ basis)
+        basis = tfidf @ (words @ basis)
     basis, _ = np.linalg.qr(basis)
-    small_u, singular, _ = np.linalg.svd(np.asarray((tfidf.T @ basis).T), full_matrices=False)
+    small_u, singular, _ = np.linalg.svd((words @ basis).T, full_matrices=False)
     vectors = (basis @ small_u[:, :rank]) * singular[:rank]
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
