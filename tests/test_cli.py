@@ -49,7 +49,7 @@ def test_one_user_at_a_time_and_train_split(tmp_path, tiny_world_dir):
     (["run", "--env", "defualt"], "unknown env 'defualt'. Did you mean 'default'?"),
     (["run", "--agent", "random", "--set", "nokey"], "--set expects KEY=VALUE, got 'nokey'"),
     (["run", "--agent", "random", "--set", "speed=3"], "agent 'random' has no option(s) ['speed']"),
-    (["run", "--episodes", "0"], "episodes must be a positive integer, got 0"),
+    (["run", "--episodes", "0"], "episodes must be an integer in [1, inf), got 0 (int)"),
 ])
 def test_bad_input_gets_a_clear_error(args, message, capsys, tmp_path):
     assert run_cli(*args, "--out", str(tmp_path)) == 2

@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import scipy.sparse
 
+from recsim_lab.validation import check_fields
+
 _DENSE_CELLS = 1 << 26  # rows x columns up to which a half-step computes x.y for the log's pairs densely
 _CHUNK_CELLS = 1 << 23  # user rows x items scored per block by the ranking figures
 
@@ -55,17 +57,11 @@ class CalibrationConfig:
     """Seed of the initial vectors."""
 
     def __post_init__(self) -> None:
-        for name in ("factors", "iterations", "cg_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"CalibrationConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("alpha", "regularization"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"CalibrationConfig.{name} must be a positive number, got {value!r}")
-        k = self.attractive_items
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-            raise ValueError(f"CalibrationConfig.attractive_items must be a positive integer or None, got {k!r}")
+        check_fields(self, ("factors", "iterations", "cg_steps"), int, prefix="CalibrationConfig.", min_val=1)
+        check_fields(self, ("alpha", "regularization"), float, prefix="CalibrationConfig.", min_val=0.0,
+                     include_boundaries="neither")
+        check_fields(self, ("attractive_items",), int, prefix="CalibrationConfig.", min_val=1, allow_none=True)
+        check_fields(self, ("seed",), int, prefix="CalibrationConfig.", min_val=0)
 
 
 def interaction_matrix(logs: Sequence[np.ndarray], n_items: int) -> scipy.sparse.csr_matrix:
