@@ -44,6 +44,7 @@ the hybrid 0.04407, 0.04416 and 0.04413), and every product over the catalogue i
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ from agents.helpers.text_embeddings import cached_embeddings, l2_normalised, pro
 from recsim_lab.checkpoint import load_arrays, load_json, save_arrays, save_json
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
+from recsim_lab.validation import check_fields
 
 _FORMAT = 1
 _META = "content.json"
@@ -106,17 +108,12 @@ class ContentAgent:
 
     def __post_init__(self) -> None:
         EncodeSettings(backend=self.backend)  # validates the name
-        if isinstance(self.history_size, bool) or not isinstance(self.history_size, int) or self.history_size < 1:
-            raise ValueError(f"history_size must be a positive integer, got {self.history_size!r}")
-        if self.dim is not None and (isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1):
-            raise ValueError(f"dim must be a positive integer or None, got {self.dim!r}")
-        for name, low, high in (("decay", 0.0, 1.0), ("negative_weight", 0.0, np.inf),
-                                ("ignore_penalty", 0.0, np.inf), ("passed_penalty", 0.0, np.inf)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high \
-                    or not np.isfinite(value):
-                allowed = f"[{low:g}, {high:g}]" if np.isfinite(high) else f"a finite number >= {low:g}"
-                raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        check_fields(self, ("cache_dir",), (str, os.PathLike), allow_none=True)
+        check_fields(self, ("history_size",), int, min_val=1)
+        check_fields(self, ("dim",), int, min_val=1, allow_none=True)
+        check_fields(self, ("decay",), float, min_val=0.0, max_val=1.0)
+        check_fields(self, ("negative_weight", "ignore_penalty", "passed_penalty"), float, min_val=0.0)
+        check_fields(self, ("show_progress",), bool)
         require_encoder(self.encoder, "content")
 
     # ------------------------------------------------------------------------------------------ protocol

@@ -45,6 +45,7 @@ from recsim_lab.checkpoint import load_arrays, save_arrays
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
 from recsim_lab.extras import optional_import, require
+from recsim_lab.validation import check_fields
 
 _ADAM = (0.9, 0.999, 1e-8)  # beta_1, beta_2, epsilon of the warm-start optimiser
 _STATE = ("user_factors", "user_bias", "item_keys", "counters")  # the arrays a checkpoint holds
@@ -92,16 +93,11 @@ class FunkSVDAgent:
     """Each user's known history: initial clicks and every click seen by ``update``."""
 
     def __post_init__(self) -> None:
-        for name in ("factors", "epochs", "negatives", "batch_size", "online_steps", "online_negatives"):
-            value = getattr(self, name)
-            least = 1 if name in ("factors", "negatives", "batch_size") else 0
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
-        for name in ("learning_rate", "regularisation", "init_scale", "online_learning_rate", "ignored_weight",
-                     "online_regularisation"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        check_fields(self, ("factors", "negatives", "batch_size"), int, min_val=1)
+        check_fields(self, ("epochs", "online_steps", "online_negatives"), int, min_val=0)
+        check_fields(self, ("learning_rate",), float, min_val=0.0, include_boundaries="neither")
+        check_fields(self, ("regularisation", "init_scale", "online_learning_rate", "ignored_weight",
+                            "online_regularisation"), float, min_val=0.0)
         if self.epochs:
             require("funk_svd", "tensorflow")
 

@@ -56,6 +56,7 @@ from agents.helpers.retrieval import (
 from agents.registry import load_agent_class, make_agent
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
+from recsim_lab.validation import check_choice, check_fields, check_scalar, check_sequence
 
 _CHUNK_USERS = 256  # users blended at a time, bounding the (users x candidates x dim) gathers
 _MOMENT_ITEMS = 2048  # items sampled to estimate each user's score mean and spread
@@ -98,22 +99,20 @@ class HybridAgent:
 
     def __post_init__(self) -> None:
 
-        self.children, self.weights, self.slots = tuple(self.children), tuple(self.weights), tuple(self.slots)
-        if self.mode not in _MODES:
-            raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")
-        if not self.children:
-            raise ValueError("children must name at least one agent")
+        check_choice(self.mode, "mode", _MODES)
+        self.children = check_sequence(self.children, "children", str, min_length=1)
+        self.weights = check_sequence(self.weights, "weights", float)
+        self.slots = check_sequence(self.slots, "slots", int, min_val=0)
         if self.mode == "blend" and len(self.weights) != len(self.children):
             raise ValueError(f"weights must have one entry per child ({len(self.children)}), got {self.weights}")
-        if not all(isinstance(w, int | float) and not isinstance(w, bool) and np.isfinite(w) for w in self.weights):
-            raise ValueError(f"weights must be finite numbers, got {self.weights}")
-        for name in ("candidates", "nprobe"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.mode == "slots" and (len(self.slots) != len(self.children) or min(self.slots) < 0):
+        check_fields(self, ("candidates", "nprobe"), int, min_val=1)
+        if self.mode == "slots" and len(self.slots) != len(self.children):
             raise ValueError(f"slots must have one non-negative entry per child ({len(self.children)}), "
                              f"got {self.slots}")
+        check_scalar(self.child_options, "child_options", dict)
+        for name, options in self.child_options.items():
+            check_scalar(options, f"child_options[{name!r}]", dict)
+        check_scalar(self.encoder, "encoder", str, allow_none=True)
         unknown = sorted(set(self.child_options) - set(self.children))
         if unknown:
             raise ValueError(f"child_options names {unknown}, which are not among children {self.children}")

@@ -11,6 +11,7 @@ from agents.helpers.ranking import first_k_unseen_per_user, top_k, top_k_unseen
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
 from recsim_lab.sim.replay import future_scores
+from recsim_lab.validation import check_fields, check_scalar
 from recsim_lab.worlds.world import World
 
 _CHUNK_CELLS = 1 << 23  # scores computed per chunk of users (rows x n_items), about 32 MB of float32
@@ -39,6 +40,10 @@ class OracleAgent:
     """Best items ranked per user up front."""
     seen: SeenItems | None = field(default=None, init=False, repr=False)
     ranking: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_scalar(self.world, "world", World)
+        check_fields(self, ("depth",), int, min_val=1)
 
     def fit(self, data: Dataset, *, seed: int) -> None:
         self.seen = SeenItems.from_histories(data.histories, data.n_items)

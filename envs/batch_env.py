@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from recsim_lab.sim.population import Population
+from recsim_lab.validation import check_scalar
 from recsim_lab.worlds.presets import make_world
 from recsim_lab.worlds.world import World
 
@@ -47,9 +48,7 @@ class BatchSlateEnv:
         if not isinstance(world, World):
 
             world = make_world(world)
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                       or batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        batch_size = check_scalar(batch_size, "batch_size", int, min_val=1, allow_none=True)
         self.world = world
         self.split = split
         self.batch_size = batch_size

@@ -41,6 +41,7 @@ import numpy as np
 from envs.slate_env import SlateEnv
 from recsim_lab.errors import DataFormatError
 from recsim_lab.seeding import episode_seed
+from recsim_lab.validation import check_scalar
 from recsim_lab.worlds.presets import PRESETS, make_world
 from recsim_lab.worlds.world import World
 
@@ -217,6 +218,4 @@ def _resolve_seed(seed: int | None) -> int:
             seed = int(text)
         except ValueError:
             raise ValueError(f"{source} must be a non-negative integer, got {text!r}") from None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"{source} must be a non-negative integer, got {seed!r}")
-    return int(seed)
+    return check_scalar(seed, source, int, min_val=0)

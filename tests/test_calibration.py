@@ -45,9 +45,9 @@ def test_split_holds_out_floor_of_the_share(n, holdout, n_future):
     assert split.histories[0].tolist() == list(range(n - n_future))
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [({"holdout": 1.0}, "holdout must be in"),
-                                                 ({"holdout": -0.1}, "holdout must be in"),
-                                                 ({"min_history": 0}, "min_history must be a positive integer")])
+@pytest.mark.parametrize(("kwargs", "message"), [({"holdout": 1.0}, r"holdout must be a float in \[0, 1\), got 1.0"),
+                                                 ({"holdout": -0.1}, r"holdout must be a float in \[0, 1\), got -0.1"),
+                                                 ({"min_history": 0}, r"min_history must be an integer in \[1, inf\)")])
 def test_split_rejects_bad_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):
         split_by_time(np.zeros(1), np.zeros(1), np.zeros(1), n_users=1, n_items=1, **kwargs)

@@ -19,6 +19,21 @@ class Greedy(PopularityAgent):
     def __init__(self, depth: int = 5):
         super().__init__()
         self.depth = depth
+
+
+class Strict(PopularityAgent):
+    """Its constructor raises TypeError for a depth that is not an integer (bad user input)."""
+
+    def __init__(self, depth: int = 5):
+        super().__init__()
+        self.order = list(range(depth))
+
+
+class Buggy(PopularityAgent):
+    """A TypeError from inside fit: a bug of the agent, not bad input."""
+
+    def fit(self, data, *, seed):
+        raise TypeError("a bug inside fit")
 '''
 
 
@@ -49,12 +64,35 @@ def test_one_user_at_a_time_and_train_split(tmp_path, tiny_world_dir):
     (["run", "--env", "defualt"], "unknown env 'defualt'. Did you mean 'default'?"),
     (["run", "--agent", "random", "--set", "nokey"], "--set expects KEY=VALUE, got 'nokey'"),
     (["run", "--agent", "random", "--set", "speed=3"], "agent 'random' has no option(s) ['speed']"),
-    (["run", "--episodes", "0"], "episodes must be a positive integer, got 0"),
+    (["run", "--episodes", "0"], "episodes must be an integer in [1, inf), got 0 (int)"),
+    (["run", "--env", "small", "--agent", "funk_svd", "--set", "learning_rate=fast"],
+     "learning_rate must be a float in (0, inf), got 'fast' (str)"),
+    (["run", "--env", "small", "--agent", "hybrid", "--set", "children=funk_svd"],
+     "children must be a list or tuple, got 'funk_svd' (str)"),
+    (["run", "--env", "small", "--agent", "funk_svd", "--set", "factors=0"],
+     "factors must be an integer in [1, inf), got 0 (int)"),
+    (["evaluate", "x.py:A", "--time-limit", "nan"], "time_limit must be a float in (0, inf), got nan (float)"),
 ])
 def test_bad_input_gets_a_clear_error(args, message, capsys, tmp_path):
     assert run_cli(*args, "--out", str(tmp_path)) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("recsim-lab: error: ") and err.count("\n") == 1  # one line, no traceback
+    assert message in err
     assert not any(tmp_path.iterdir())  # nothing written for a rejected command
+
+
+def test_a_type_error_of_the_agent_constructor_is_bad_input_but_one_from_fit_is_a_bug(tmp_path, tiny_world_dir,
+                                                                                     capsys):
+    agent_file = tmp_path / "my_agent.py"
+    agent_file.write_text(USER_AGENT)
+    common = ["--env", str(tiny_world_dir), "--episodes", "1", "--out", str(tmp_path / "runs"), "--no-progress"]
+    assert run_cli("run", "--agent", f"{agent_file}:Strict", "--set", "depth=deep", *common) == 2
+    assert capsys.readouterr().err == "recsim-lab: error: 'str' object cannot be interpreted as an integer\n"
+    assert not (tmp_path / "runs").exists()
+    assert run_cli("run", "--agent", f"{agent_file}:Buggy", *common) == 1  # a bug: its traceback, exit 1
+    err = capsys.readouterr().err
+    assert f'File "{agent_file}"' in err and "TypeError: a bug inside fit" in err and "checker.py" not in err
+    assert err.splitlines()[-1] == "recsim-lab: error: the agent's fit() raised TypeError: a bug inside fit"
 
 
 def test_the_encoder_flag_is_checked_and_reaches_only_agents_that_embed_text(capsys, tmp_path):

@@ -177,7 +177,7 @@ def test_world_and_seed_configuration_errors(monkeypatch):
     monkeypatch.setenv("RECSIM_LAB_SEED", "x1")
     with pytest.raises(ValueError, match="RECSIM_LAB_SEED environment variable must be a non-negative integer"):
         Testing()
-    with pytest.raises(ValueError, match="seed must be a non-negative integer"):
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, inf\), got -1"):
         Testing(seed=-1)
 
 

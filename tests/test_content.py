@@ -211,11 +211,11 @@ def test_the_cache_dir_comes_from_the_environment(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"decay": 1.5}, "decay must be [0, 1], got 1.5"),
-    ({"history_size": 0}, "history_size must be a positive integer, got 0"),
-    ({"dim": 0}, "dim must be a positive integer or None, got 0"),
-    ({"negative_weight": -1.0}, "negative_weight must be a finite number >= 0, got -1.0"),
-    ({"backend": "tf"}, "backend must be one of ('auto', 'torch', 'openvino', 'openvino-int8'), got 'tf'"),
+    ({"decay": 1.5}, "decay must be a float in [0, 1], got 1.5 (float)"),
+    ({"history_size": 0}, "history_size must be an integer in [1, inf), got 0 (int)"),
+    ({"dim": 0}, "dim must be an integer in [1, inf) or None, got 0 (int)"),
+    ({"negative_weight": -1.0}, "negative_weight must be a float in [0, inf), got -1.0 (float)"),
+    ({"backend": "tf"}, "backend must be one of 'auto', 'torch', 'openvino', 'openvino-int8', got 'tf' (str)"),
 ])
 def test_invalid_options(options, message):
     with pytest.raises(ValueError) as error:

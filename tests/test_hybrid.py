@@ -154,11 +154,11 @@ def test_child_options_and_the_encoder_go_on_top_of_the_tuned_options(tmp_path):
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"mode": "mix"}, "mode must be one of ('slots', 'blend'), got 'mix'"),
+    ({"mode": "mix"}, "mode must be one of 'slots', 'blend', got 'mix' (str)"),
     ({"weights": (1.0,)}, "weights must have one entry per child (2)"),
-    ({"weights": (1.0, float("nan"))}, "weights must be finite numbers, got (1.0, nan)"),
-    ({"candidates": 0}, "candidates must be a positive integer, got 0"),
-    ({"nprobe": 2.5}, "nprobe must be a positive integer, got 2.5"),
+    ({"weights": (1.0, float("nan"))}, "weights[1] must be a float, got nan (float)"),
+    ({"candidates": 0}, "candidates must be an integer in [1, inf), got 0 (int)"),
+    ({"nprobe": 2.5}, "nprobe must be an integer in [1, inf), got 2.5 (float)"),
     ({"mode": "slots", "slots": (5,)}, "slots must have one non-negative entry per child (2)"),
     ({"children": ("test_hybrid:Rising", "popularity")}, "mode='blend' needs children with scores(), scores_of()"),
     ({"child_options": {"content": {}}, "children": ("test_hybrid:Rising", "test_hybrid:Falling")},

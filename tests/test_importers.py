@@ -353,7 +353,7 @@ def test_data_commands_import_inspect_and_original_ids(tmp_path, capsys):
 @pytest.mark.parametrize(("args", "message"), [
     (["data", "import", "movielens-100k", "{src}", "--out", "{out}"], "u.data, line 1: expected 4 tab-separated"),
     (["data", "import", "mind", "{tmp}/nowhere", "--out", "{out}"], "nowhere: not found"),
-    (["data", "import", "csv", "{src}", "--out", "{out}", "--holdout", "1.5"], "holdout must be in (0, 1)"),
+    (["data", "import", "csv", "{src}", "--out", "{out}", "--holdout", "1.5"], "holdout must be a float in (0, 1)"),
     (["run", "--env", "small", "--original-ids", "--out", "{out}"], "--original-ids needs an imported world"),
 ])
 def test_data_command_errors(tmp_path, capsys, args, message):

@@ -104,10 +104,10 @@ def test_train_split_plays_only_the_training_users(tmp_path, tiny_world_dir):
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("episodes", 0, "episodes must be a positive integer, got 0"),
-    ("seed", -1, "seed must be a non-negative integer, got -1"),
-    ("split", "val", "split must be 'train' or 'test', got 'val'"),
-    ("batch_size", 0, "batch_size must be a positive integer or None"),
+    ("episodes", 0, r"episodes must be an integer in \[1, inf\), got 0 \(int\)"),
+    ("seed", -1, r"seed must be an integer in \[0, inf\), got -1 \(int\)"),
+    ("split", "val", "split must be one of 'train', 'test', got 'val'"),
+    ("batch_size", 0, r"batch_size must be an integer in \[1, inf\) or None, got 0"),
 ])
 def test_invalid_run_config(field, value, message):
     with pytest.raises(ValueError, match=message):

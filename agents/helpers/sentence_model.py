@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from recsim_lab.extras import optional_import
+from recsim_lab.validation import check_choice, check_fields
 
 logger = logging.getLogger(__name__)
 _FEATURE = "text embeddings"  # what needs the [text] extra, for the error when it is missing
@@ -73,17 +74,11 @@ class EncodeSettings:
     """Scale every embedding to unit L2 norm."""
 
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
-        if self.length_sort not in _LENGTH_SORTS:
-            raise ValueError(f"length_sort must be one of {_LENGTH_SORTS}, got {self.length_sort!r}")
-        for name in ("batch_size", "max_seq_length", "threads", "calibration_texts"):
-            value = getattr(self, name)
-            optional = name in ("max_seq_length", "threads")
-            if value is None and optional:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer{' or None' if optional else ''}, got {value!r}")
+        check_choice(self.backend, "backend", BACKENDS)
+        check_choice(self.length_sort, "length_sort", _LENGTH_SORTS)
+        check_fields(self, ("batch_size", "calibration_texts"), int, min_val=1)
+        check_fields(self, ("max_seq_length", "threads"), int, min_val=1, allow_none=True)
+        check_fields(self, ("normalize",), bool)
 
     def resolved(self) -> EncodeSettings:
         """These settings with ``backend="auto"`` replaced by the backend that will actually run."""

@@ -10,7 +10,8 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,20 @@ from recsim_lab.evaluation.submission import SubmissionError, read_submission
 from recsim_lab.extras import MissingExtraError
 from recsim_lab.report.report import make_report
 from recsim_lab.run.failures import AgentRaised, agent_traceback
-from recsim_lab.run.runner import RunConfig, resume, run
+from recsim_lab.run.runner import ProtocolConfig, RunConfig, play, prepare_resume, prepare_run
 from recsim_lab.worlds.presets import PRESETS, make_world
+from recsim_lab.worlds.world import CHOICE_MODELS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
+
+    Bad input (options, configurations, agent hyperparameters, data files, an agent that breaks the
+    protocol, invalid slates, a missing extra) ends in one line ``recsim-lab: error: ...`` on stderr and exit
+    code 2: every ``ValueError``, and a ``TypeError`` raised while a command builds its configuration and
+    agent (:func:`_user_input`). An exception raised inside an agent's method is a bug in the agent: its
+    own frames of the traceback, one line naming method, episode and step, and exit code 1.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -57,6 +67,17 @@ def _message(error: BaseException) -> str:
     return "; ".join([str(error), *getattr(error, "__notes__", ())])
 
 
+@contextmanager
+def _user_input() -> Iterator[None]:
+    """Around the phase in which a command builds its configuration and agent from the user's input: a
+    ``TypeError`` there (e.g. an agent constructor given a value of the wrong type) becomes a ``ValueError``
+    with the same message, which :func:`main` reports in one line."""
+    try:
+        yield
+    except TypeError as error:
+        raise ValueError(str(error)) from error
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recsim-lab",
@@ -68,26 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Fit the agent once, checkpoint it, and play N episodes from the "
                                           "checkpoint; writes scores.csv, episodes.csv, summary.json and "
                                           "config.json into a new run directory.")
-    run.add_argument("--env", default="default", help="preset name (see `recsim-lab envs`) or world directory "
-                                                       "(default: %(default)s)")
     run.add_argument("--agent", default=DEFAULT_AGENT,
                      help="built-in name (see `recsim-lab agents`), path/to/file.py:Class or module:Class "
                           "(default: %(default)s)")
-    run.add_argument("--episodes", type=int, default=5, help="episodes to play (default: %(default)s)")
-    run.add_argument("--seed", type=int, default=0, help="root seed of the run (default: %(default)s)")
+    _add_protocol_arguments(run)
     run.add_argument("--split", choices=("train", "test"), default="test",
                      help="population: train = the first n_train_users, test = all (default: %(default)s)")
     run.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|all",
                      help="users served per env step; 1 = one user at a time (default: all active users)")
-    run.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                     help="agent hyperparameter (repeatable), e.g. --set factors=64")
-    _add_encoder(run)
-    run.add_argument("--out", default="runs", help="folder for run directories (default: %(default)s)")
-    run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                      help="finish an interrupted run: play only its missing episodes (its configuration comes "
                           "from RUN_DIR/config.json)")
-    run.add_argument("--choice", choices=("softmax", "replay"), default=None,
+    run.add_argument("--choice", choices=CHOICE_MODELS, default=None,
                      help="play under this choice model instead of the world's (replay: imported worlds)")
     run.add_argument("--original-ids", action="store_true",
                      help="scores.csv with the original user ids of an imported world (its ids.json)")
@@ -113,19 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "of memory or returns an invalid slate gets a failure record in summary.json (status, "
                     "reason, episode, step) and exit code 1.")
     evaluate.add_argument("agent", metavar="AGENT", help="the submission: path/to/agent.py:Class")
-    evaluate.add_argument("--env", default="default", help="preset name or world directory (default: %(default)s)")
-    evaluate.add_argument("--episodes", type=int, default=5, help="episodes to play (default: %(default)s)")
-    evaluate.add_argument("--seed", type=int, default=0, help="root seed (default: %(default)s)")
+    _add_protocol_arguments(evaluate)
     evaluate.add_argument("--time-limit", type=float, default=3600.0, metavar="SECONDS",
                           help="wall time for the whole evaluation (default: %(default)g)")
     evaluate.add_argument("--memory-limit", type=_memory_size, default="8G", metavar="SIZE",
                           help="address-space limit of the agent's process, e.g. 512M, 8G, or 'none' "
                                "(default: %(default)s)")
-    evaluate.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                          help="agent hyperparameter (repeatable)")
-    _add_encoder(evaluate)
-    evaluate.add_argument("--out", default="runs", help="folder for run directories (default: %(default)s)")
-    evaluate.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     evaluate.set_defaults(command=_evaluate)
 
     score = commands.add_parser(
@@ -202,10 +208,22 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
     return options
 
 
-def _add_encoder(parser: argparse.ArgumentParser) -> None:
+def _add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``run`` and ``evaluate`` that set the fields of :class:`ProtocolConfig` (the agent aside)."""
+    parser.add_argument("--env", default=ProtocolConfig.env,
+                        help="preset name (see `recsim-lab envs`) or world directory (default: %(default)s)")
+    parser.add_argument("--episodes", type=int, default=ProtocolConfig.episodes,
+                        help="episodes to play (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=ProtocolConfig.seed,
+                        help="root seed of the run (default: %(default)s)")
+    parser.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                        help="agent hyperparameter (repeatable), e.g. --set factors=64")
     parser.add_argument("--encoder", type=_model_directory, default=None, metavar="PATH",
                         help="a local sentence-transformers model directory for the text embeddings of the "
                              "content and hybrid agents (default: the packaged all-MiniLM-L6-v2)")
+    parser.add_argument("--out", default=ProtocolConfig.out,
+                        help="folder for run directories (default: %(default)s)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
 def agent_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -234,12 +252,15 @@ def _run(args: argparse.Namespace) -> int:
                  if key not in ("resume", "no_progress", "command") and value != defaults[key]]
         if given:
             raise ValueError(f"--resume takes the configuration from RUN_DIR/config.json; drop {', '.join(given)}")
-        outcome = resume(args.resume, progress=not args.no_progress)
+        with _user_input():
+            prepared = prepare_resume(args.resume, progress=not args.no_progress)
     else:
-        outcome = run(RunConfig(env=args.env, agent=args.agent, episodes=args.episodes, seed=args.seed,
-                                split=args.split, batch_size=args.batch_size, out=args.out,
-                                agent_options=agent_options(args), progress=not args.no_progress,
-                                choice=args.choice, original_ids=args.original_ids))
+        with _user_input():
+            prepared = prepare_run(RunConfig(env=args.env, agent=args.agent, episodes=args.episodes, seed=args.seed,
+                                             split=args.split, batch_size=args.batch_size, out=args.out,
+                                             agent_options=agent_options(args), progress=not args.no_progress,
+                                             choice=args.choice, original_ids=args.original_ids))
+    outcome = play(prepared)
     summary = outcome.summary
     print(f"{summary['agent']} on {summary['env']} ({summary['split']}, {len(summary['episode_mean_scores'])} "
           f"episodes, seed {summary['seeds']['run']}): "
@@ -251,9 +272,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
 
-    config = EvaluateConfig(agent=args.agent, env=args.env, episodes=args.episodes, seed=args.seed,
-                            time_limit=args.time_limit, memory_limit=args.memory_limit, out=args.out,
-                            agent_options=agent_options(args), progress=not args.no_progress)
+    with _user_input():  # the agent itself is built in its own process: a bad option is a failure record there
+        config = EvaluateConfig(agent=args.agent, env=args.env, episodes=args.episodes, seed=args.seed,
+                                time_limit=args.time_limit, memory_limit=args.memory_limit, out=args.out,
+                                agent_options=agent_options(args), progress=not args.no_progress)
     outcome = evaluate(config)
     summary = outcome.summary
     if outcome.ok:

@@ -17,12 +17,12 @@ from typing import Any
 from agents.registry import make_agent
 from envs.batch_env import BatchSlateEnv
 from recsim_lab.run.episode import play_episode
+from recsim_lab.validation import check_scalar
 from recsim_lab.worlds.calibration import CalibrationConfig, fidelity
 from recsim_lab.worlds.catalogue_users import CatalogueUsersConfig
-from recsim_lab.worlds.importing import ImportConfig, import_world
-from recsim_lab.worlds.world import World
+from recsim_lab.worlds.importing import FORMATS, ImportConfig, import_world
+from recsim_lab.worlds.world import CHOICE_MODELS, World
 
-FORMAT_NAMES = ("movielens-100k", "movielens-1m", "mind", "news-category", "csv")
 QUICK_AGENTS = ("random", "popularity", "oracle")
 
 
@@ -38,7 +38,7 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
                     "future, fit the hidden truth on the whole log, and write WORLD_DIR (user_data.json, "
                     "item_data.json, world.npz, ids.json, world.json); nothing is written unless it all "
                     "succeeds.")
-    load.add_argument("format", choices=FORMAT_NAMES, metavar="FORMAT", help=f"one of {', '.join(FORMAT_NAMES)}")
+    load.add_argument("format", choices=tuple(FORMATS), metavar="FORMAT", help=f"one of {', '.join(FORMATS)}")
     load.add_argument("path", type=Path, metavar="PATH",
                       help="the dataset's directory (a JSON-lines file for news-category)")
     load.add_argument("--out", type=Path, required=True, metavar="WORLD_DIR", help="world directory to write")
@@ -47,7 +47,7 @@ def add_data_commands(commands: argparse._SubParsersAction) -> None:
     load.add_argument("--holdout", type=float, default=0.5,
                       help="share of each user's clicks held out as their future, in (0, 1) (default: %(default)s)")
     load.add_argument("--seed", type=int, default=0, help="seed of the fit / generated users (default: %(default)s)")
-    load.add_argument("--choice", choices=("softmax", "replay"), default="softmax",
+    load.add_argument("--choice", choices=CHOICE_MODELS, default="softmax",
                       help="choice model: softmax over the calibrated truth, or replay of the held-out log "
                            "(default: %(default)s)")
     load.add_argument("--factors", type=int, default=32, help="latent dimension of the fit (default: %(default)s)")
@@ -128,8 +128,7 @@ def quick_scores(world: Any, agents: tuple[str, ...] = QUICK_AGENTS, max_users: 
     import numpy as np
 
 
-    if isinstance(max_users, bool) or not isinstance(max_users, int) or max_users < 1:
-        raise ValueError(f"--users must be a positive integer, got {max_users!r}")
+    check_scalar(max_users, "--users", int, min_val=1)
     everyone = world.dataset.users("test")
     sample_rng, episode_seed, agent_seed = np.random.SeedSequence(seed).spawn(3)
     users = everyone if everyone.size <= max_users else np.sort(

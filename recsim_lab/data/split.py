@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recsim_lab.validation import check_scalar
+
 
 @dataclass(frozen=True, eq=False)
 class Split:
@@ -55,10 +57,8 @@ def split_by_time(event_user: np.ndarray, event_item: np.ndarray, event_time: np
     Raises:
         ValueError: ``holdout`` outside ``[0, 1)`` or ``min_history < 1``.
     """
-    if not 0.0 <= holdout < 1.0:
-        raise ValueError(f"holdout must be in [0, 1), got {holdout!r}")
-    if isinstance(min_history, bool) or not isinstance(min_history, int) or min_history < 1:
-        raise ValueError(f"min_history must be a positive integer, got {min_history!r}")
+    check_scalar(holdout, "holdout", float, min_val=0.0, max_val=1.0, include_boundaries="left")
+    check_scalar(min_history, "min_history", int, min_val=1)
     users = np.asarray(event_user, dtype=np.int64)
     items = np.asarray(event_item, dtype=np.int64)
     times = np.asarray(event_time, dtype=np.float64)

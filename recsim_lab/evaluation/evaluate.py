@@ -14,16 +14,23 @@ agent's traceback) and nothing else. If the evaluation itself is interrupted, it
 
 from __future__ import annotations
 
-import math
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from recsim_lab.evaluation.sandbox import AgentFailure, SandboxedAgent
 from recsim_lab.run.failures import AgentRaised
-from recsim_lab.run.runner import RunConfig, create_run_directory, run_episodes, write_json, write_outputs
+from recsim_lab.run.runner import (
+    ProtocolConfig,
+    RunConfig,
+    create_run_directory,
+    run_episodes,
+    write_json,
+    write_outputs,
+)
+from recsim_lab.validation import check_scalar
 from recsim_lab.worlds.presets import make_world
 from recsim_lab.worlds.world import World
 
@@ -33,42 +40,27 @@ submission")."""
 
 
 @dataclass
-class EvaluateConfig:
-    """An evaluation of a submitted agent under the official protocol."""
+class EvaluateConfig(ProtocolConfig):
+    """An evaluation of a submitted agent under the official protocol: the fields of
+    :class:`~recsim_lab.run.runner.ProtocolConfig` (``agent`` required, by keyword) and the limits."""
 
-    agent: str
+    agent: str = field(kw_only=True)
     """The submission: ``path/to/agent.py:Class`` (also ``package.module:Class`` or a built-in name)."""
-    env: str = "default"
-    """Preset name or world directory."""
-    episodes: int = 5
-    """Episodes to play, each from the restored checkpoint."""
-    seed: int = 0
-    """Root seed (agent and episode seeds derive from it)."""
     time_limit: float = 3600.0
     """Seconds of wall time for the whole evaluation: starting the agent's process, fit, all episodes."""
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT
     """Address-space limit of the agent's process in bytes (``RLIMIT_AS``); ``None``: no limit."""
-    out: str = "runs"
-    """Folder that receives the run directory."""
-    agent_options: dict[str, Any] = field(default_factory=dict)
-    """Hyperparameters passed to the agent's constructor."""
-    progress: bool = True
-    """Show a progress bar per episode."""
 
     def __post_init__(self) -> None:
-        self.protocol()  # validates the fields shared with RunConfig
-        if isinstance(self.time_limit, bool) or not isinstance(self.time_limit, (int, float)) or \
-                not (math.isfinite(self.time_limit) and self.time_limit > 0):
-            raise ValueError(f"time_limit must be a positive number of seconds, got {self.time_limit!r}")
-        if self.memory_limit is not None and (isinstance(self.memory_limit, bool) or
-                                              not isinstance(self.memory_limit, int) or self.memory_limit < 1):
-            raise ValueError(f"memory_limit must be a positive number of bytes or None (no limit), "
-                             f"got {self.memory_limit!r}")
+        super().__post_init__()
+        self.time_limit = check_scalar(self.time_limit, "time_limit", float, min_val=0.0,
+                                       include_boundaries="neither")
+        self.memory_limit = check_scalar(self.memory_limit, "memory_limit", int, min_val=1, allow_none=True)
 
     def protocol(self) -> RunConfig:
         """The run this evaluation plays: the test population, all active users per step."""
-        return RunConfig(env=self.env, agent=self.agent, episodes=self.episodes, seed=self.seed, split="test",
-                         batch_size=None, out=self.out, agent_options=self.agent_options, progress=self.progress)
+        return RunConfig(**{f.name: getattr(self, f.name) for f in fields(ProtocolConfig)}, split="test",
+                         batch_size=None)
 
 
 @dataclass

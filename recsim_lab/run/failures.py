@@ -14,7 +14,10 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-_RUNNER_FOLDERS = tuple(str(Path(__file__).resolve().parent.parent / name) for name in ("run", "cli"))
+from agents import checker
+
+_CALLERS = (*(str(Path(__file__).resolve().parent.parent / name) for name in ("run", "cli")),
+            str(Path(checker.__file__).resolve()))  # the frames of what called the agent, left out of its traceback
 
 
 def _where(episode: int | None, step: int | None) -> str:
@@ -43,7 +46,7 @@ def agent_traceback(error: AgentRaised) -> str:
     """The traceback of what the agent raised, from its own frames on (the runner's frames left out)."""
     cause = error.__cause__
     frames = traceback.extract_tb(cause.__traceback__)
-    theirs = [f for f in frames if not str(Path(f.filename).resolve()).startswith(_RUNNER_FOLDERS)]
+    theirs = [f for f in frames if not str(Path(f.filename).resolve()).startswith(_CALLERS)]
     lines = ["Traceback (the agent's frames):\n", *traceback.format_list(theirs or frames),
              *traceback.format_exception_only(type(cause), cause)]
     return "".join(lines)

@@ -7,6 +7,7 @@ stream, and the latter spawns one seed per episode. The world itself does not de
 from __future__ import annotations
 
 import json
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -29,16 +30,18 @@ from recsim_lab.run.failures import AgentRaised, InvalidSlates
 from recsim_lab.run.record import RunRecord
 from recsim_lab.run.scoring import average_scores, episodes_csv, scores_csv, summarize, trace_csv
 from recsim_lab.seeding import derive_seeds
+from recsim_lab.validation import check_choice, check_scalar
 from recsim_lab.worlds.presets import make_world
-from recsim_lab.worlds.world import World
+from recsim_lab.worlds.world import CHOICE_MODELS, World
 
 CHECK_USERS = 16
 """Users in the sample on which an agent that is not built in is checked before the run (:func:`checked_agent`)."""
 
 
 @dataclass
-class RunConfig:
-    """One run of an agent against an environment."""
+class ProtocolConfig:
+    """What every play of the protocol names: env, agent and its options, episodes, seed, where outputs go.
+    :class:`RunConfig` and :class:`~recsim_lab.evaluation.evaluate.EvaluateConfig` extend it."""
 
     env: str = "default"
     """Preset name (``recsim-lab envs``) or world directory."""
@@ -48,33 +51,42 @@ class RunConfig:
     """Episodes to play, each from the restored checkpoint."""
     seed: int = 0
     """Root seed of the run (agent and episode seeds derive from it)."""
-    split: str = "test"
-    """Population: ``test`` (all users) or ``train`` (the first ``n_train_users``)."""
-    batch_size: int | None = None
-    """Users served per env step: ``None`` serves all active users at once; 1 is the one-user protocol."""
     out: str = "runs"
     """Folder that receives the run directory."""
     agent_options: dict[str, Any] = field(default_factory=dict)
     """Hyperparameters passed to the agent's constructor."""
     progress: bool = True
     """Show a progress bar per episode."""
+
+    def __post_init__(self) -> None:
+        for name in ("env", "agent"):
+            check_scalar(getattr(self, name), name, str)
+        self.episodes = check_scalar(self.episodes, "episodes", int, min_val=1)
+        self.seed = check_scalar(self.seed, "seed", int, min_val=0)
+        check_scalar(self.out, "out", (str, os.PathLike))
+        check_scalar(self.agent_options, "agent_options", dict)
+        check_scalar(self.progress, "progress", bool)
+
+
+@dataclass
+class RunConfig(ProtocolConfig):
+    """One run of an agent against an environment."""
+
+    split: str = "test"
+    """Population: ``test`` (all users) or ``train`` (the first ``n_train_users``)."""
+    batch_size: int | None = None
+    """Users served per env step: ``None`` serves all active users at once; 1 is the one-user protocol."""
     choice: str | None = None
     """Choice model to play under instead of the world's (``softmax`` or ``replay``); ``None`` keeps it."""
     original_ids: bool = False
     """Write ``scores.csv`` with an imported world's original user ids (its ``ids.json``)."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.episodes, bool) or not isinstance(self.episodes, int) or self.episodes < 1:
-            raise ValueError(f"episodes must be a positive integer, got {self.episodes!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if self.split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {self.split!r}")
-        if self.batch_size is not None and (isinstance(self.batch_size, bool) or
-                                            not isinstance(self.batch_size, int) or self.batch_size < 1):
-            raise ValueError(f"batch_size must be a positive integer or None (all), got {self.batch_size!r}")
-        if self.choice not in (None, "softmax", "replay"):
-            raise ValueError(f"choice must be 'softmax', 'replay' or None (the world's), got {self.choice!r}")
+        super().__post_init__()
+        check_choice(self.split, "split", ("train", "test"))
+        self.batch_size = check_scalar(self.batch_size, "batch_size", int, min_val=1, allow_none=True)
+        check_choice(self.choice, "choice", (*CHOICE_MODELS, None))
+        check_scalar(self.original_ids, "original_ids", bool)
 
 
 def run_episodes(world: World, agent: Agent, *, episodes: int, seed: int, checkpoint: Path, split: str = "test",
@@ -158,11 +170,22 @@ class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C stopped a run; its message says how many episodes are saved and how to resume."""
 
 
+@dataclass
+class PreparedRun:
+    """A run ready to play: everything built from the user's input (configuration, world, agent)."""
+
+    config: RunConfig
+    world: World
+    agent: Agent
+    directory: Path
+    """The run directory, holding ``config.json``."""
+
+
 def run(config: RunConfig, world: World | None = None) -> RunOutcome:
     """Play ``config`` and write ``scores.csv``, ``episodes.csv``, ``trace.csv``, ``summary.json`` and
     ``config.json`` into ``<out>/<env>__<agent>__<seed>__<time>/`` (each file atomically; the agent
     checkpoint beside them, and each episode in ``episodes/`` as soon as it ends, so that :func:`resume`
-    can finish an interrupted run).
+    can finish an interrupted run). Same as ``play(prepare_run(config, world))``.
 
     Args:
         config: what to run.
@@ -171,17 +194,29 @@ def run(config: RunConfig, world: World | None = None) -> RunOutcome:
     Raises:
         RunInterrupted: on Ctrl-C; the completed episodes stay in the run directory.
     """
+    return play(prepare_run(config, world))
+
+
+def prepare_run(config: RunConfig, world: World | None = None) -> PreparedRun:
+    """Build the world and the agent of ``config`` and create its run directory, playing nothing: an error
+    in the user's input (unknown env or agent, a bad agent option) is raised here, before any work.
+
+    Args:
+        config: what to run.
+        world: an already built world for ``config.env`` (built from ``config.env`` when omitted).
+    """
 
     world = (make_world(config.env) if world is None else world).with_choice(config.choice)
     if config.original_ids:
         original_user_ids(config.env, world.dataset.n_users)  # fails before anything is written
     agent = checked_agent(config, world)
-    return _play(config, world, agent, create_run_directory(config, world))
+    return PreparedRun(config, world, agent, create_run_directory(config, world))
 
 
 def resume(directory: str | Path, *, progress: bool = True) -> RunOutcome:
     """Finish the interrupted or killed run in ``directory``: play only the episodes it did not complete and
-    write every output, exactly as the uninterrupted run would have (``scores.csv`` byte-identical).
+    write every output, exactly as the uninterrupted run would have (``scores.csv`` byte-identical). Same as
+    ``play(prepare_resume(directory, progress=progress))``.
 
     The configuration is the directory's ``config.json``; the world it names is built again and must match
     the one recorded there. Resuming a finished run plays nothing and writes the same outputs again.
@@ -191,6 +226,12 @@ def resume(directory: str | Path, *, progress: bool = True) -> RunOutcome:
             not belong to the run.
         RunInterrupted: on Ctrl-C (resume again).
     """
+    return play(prepare_resume(directory, progress=progress))
+
+
+def prepare_resume(directory: str | Path, *, progress: bool = True) -> PreparedRun:
+    """Read the run in ``directory`` back, build its world and agent, and check that the world is the same;
+    plays nothing (see :func:`resume`)."""
 
     directory = Path(directory)
     if not (directory / "config.json").is_file():
@@ -212,10 +253,12 @@ def resume(directory: str | Path, *, progress: bool = True) -> RunOutcome:
                          f"{recorded.get('world')}; a run resumes only on the same world")
     agent = checked_agent(config, world)
     RunRecord(directory).remove_temporary_files()
-    return _play(config, world, agent, directory)
+    return PreparedRun(config, world, agent, directory)
 
 
-def _play(config: RunConfig, world: World, agent: Agent, directory: Path) -> RunOutcome:
+def play(prepared: PreparedRun) -> RunOutcome:
+    """Play a prepared run (:func:`prepare_run`, :func:`prepare_resume`) and write its outputs."""
+    config, world, agent, directory = prepared.config, prepared.world, prepared.agent, prepared.directory
     record = RunRecord(directory)
     try:
         results = run_episodes(world, agent, episodes=config.episodes, seed=config.seed,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsim_lab.validation import check_scalar
+
 TRACE_COLUMNS = ("step", "steps", "served", "clicks", "active")
 """Columns of a trace: first env step of the point (0-based), env steps merged into it, user-steps served,
 clicks, and users still active after its last step."""
@@ -26,9 +28,7 @@ class StepTrace:
     """
 
     def __init__(self, max_points: int = MAX_TRACE_POINTS) -> None:
-        if isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 2:
-            raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
-        self.max_points = max_points
+        self.max_points = check_scalar(max_points, "max_points", int, min_val=2)
         self.width = 1
         """Env steps per point (the last point may hold fewer)."""
         self.n_steps = 0

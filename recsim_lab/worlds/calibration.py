@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
+from recsim_lab.validation import check_fields
 from recsim_lab.worlds.scale_rule import calibrated_scale, unseen_score_blocks
 from recsim_lab.worlds.sparse import CSRMatrix
 
@@ -56,17 +57,11 @@ class CalibrationConfig:
     """Seed of the initial vectors."""
 
     def __post_init__(self) -> None:
-        for name in ("factors", "iterations", "cg_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"CalibrationConfig.{name} must be a positive integer, got {value!r}")
-        for name in ("alpha", "regularization"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"CalibrationConfig.{name} must be a positive number, got {value!r}")
-        k = self.attractive_items
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
-            raise ValueError(f"CalibrationConfig.attractive_items must be a positive integer or None, got {k!r}")
+        check_fields(self, ("factors", "iterations", "cg_steps"), int, prefix="CalibrationConfig.", min_val=1)
+        check_fields(self, ("alpha", "regularization"), float, prefix="CalibrationConfig.", min_val=0.0,
+                     include_boundaries="neither")
+        check_fields(self, ("attractive_items",), int, prefix="CalibrationConfig.", min_val=1, allow_none=True)
+        check_fields(self, ("seed",), int, prefix="CalibrationConfig.", min_val=0)
 
 
 def interaction_matrix(logs: Sequence[np.ndarray], n_items: int) -> CSRMatrix:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recsim_lab.validation import check_fields
 from recsim_lab.worlds.logging_rounds import sample_tastes, simulate_logging
 from recsim_lab.worlds.scale_rule import calibrated_scale
 from recsim_lab.worlds.sparse import CSRMatrix
@@ -56,14 +57,11 @@ class CatalogueUsersConfig:
     """Root seed; the same seed and catalogue give the same users and logs."""
 
     def __post_init__(self) -> None:
-        for name in ("n_users", "text_dims", "attractive_items", "rounds", "min_clicks"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"CatalogueUsersConfig.{name} must be a positive integer, got {value!r}")
-        if not self.mean_clicks >= self.min_clicks:
-            raise ValueError("CatalogueUsersConfig.mean_clicks must be >= min_clicks")
-        if not 0.0 <= self.exposure_focus <= 1.0:
-            raise ValueError(f"CatalogueUsersConfig.exposure_focus must be in [0, 1], got {self.exposure_focus}")
+        check_fields(self, ("n_users", "text_dims", "attractive_items", "rounds", "min_clicks"), int,
+                     prefix="CatalogueUsersConfig.", min_val=1)
+        check_fields(self, ("mean_clicks",), float, prefix="CatalogueUsersConfig.", min_val=self.min_clicks)
+        check_fields(self, ("exposure_focus",), float, prefix="CatalogueUsersConfig.", min_val=0.0, max_val=1.0)
+        check_fields(self, ("seed",), int, prefix="CatalogueUsersConfig.", min_val=0)
 
 
 def text_embedding(texts: Sequence[str], dims: int, seed: int = 0) -> np.ndarray:

@@ -40,6 +40,7 @@ from recsim_lab.data.movielens import read_movielens_1m, read_movielens_100k
 from recsim_lab.data.news_category import read_news_category
 from recsim_lab.data.split import split_by_time
 from recsim_lab.names import unknown_name_error
+from recsim_lab.validation import check_choice, check_fields, check_scalar
 from recsim_lab.worlds.calibration import CalibrationConfig, calibrate, fidelity
 from recsim_lab.worlds.catalogue_users import CatalogueUsersConfig, generate_users
 from recsim_lab.worlds.world import CHOICE_MODELS, Rules, World
@@ -75,15 +76,13 @@ class ImportConfig:
     """Session rules (``choice`` is taken from the field above)."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.min_history, bool) or not isinstance(self.min_history, int) or self.min_history < 1:
-            raise ValueError(f"min_history must be a positive integer, got {self.min_history!r}")
-        if isinstance(self.holdout, bool) or not (isinstance(self.holdout, (int, float))
-                                                  and 0.0 < self.holdout < 1.0):
-            raise ValueError(f"holdout must be in (0, 1), got {self.holdout!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
-        if self.choice not in CHOICE_MODELS:
-            raise ValueError(f"choice must be one of {list(CHOICE_MODELS)}, got {self.choice!r}")
+        check_fields(self, ("min_history",), int, min_val=1)
+        check_fields(self, ("holdout",), float, min_val=0.0, max_val=1.0, include_boundaries="neither")
+        check_fields(self, ("seed",), int, min_val=0)
+        check_choice(self.choice, "choice", CHOICE_MODELS)
+        check_scalar(self.calibration, "calibration", CalibrationConfig, allow_none=True)
+        check_scalar(self.catalogue_users, "catalogue_users", CatalogueUsersConfig, allow_none=True)
+        check_scalar(self.rules, "rules", Rules)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from recsim_lab.data import Dataset
+from recsim_lab.validation import check_fields, check_scalar
 from recsim_lab.worlds.logging_rounds import sample_tastes, simulate_logging
 from recsim_lab.worlds.scale_rule import calibrated_scale
 from recsim_lab.worlds.vocabulary import DESCRIPTION_TEMPLATES, HEADLINE_TEMPLATES, TOPICS
@@ -58,19 +59,15 @@ class SyntheticConfig:
     """Choice and patience rules."""
 
     def __post_init__(self) -> None:
-        if self.n_items < self.rules.slate_size:
-            raise ValueError(f"n_items must be >= slate_size={self.rules.slate_size}, got {self.n_items}")
-        if not 0 <= self.n_train_users <= self.n_users or self.n_users < 1:
-            raise ValueError(f"need 1 <= n_users and 0 <= n_train_users <= n_users, got "
-                             f"{self.n_users}, {self.n_train_users}")
-        if self.dim < 2:
-            raise ValueError(f"dim must be >= 2, got {self.dim}")
-        if not 1 <= self.attractive_items <= self.n_items:
-            raise ValueError(f"attractive_items must be in 1..n_items, got {self.attractive_items}")
-        if not 0 <= self.min_history <= self.mean_history:
-            raise ValueError("need 0 <= min_history <= mean_history")
-        if not 0.0 <= self.exposure_focus <= 1.0:
-            raise ValueError(f"exposure_focus must be in [0, 1], got {self.exposure_focus}")
+        check_scalar(self.rules, "rules", Rules)
+        check_fields(self, ("n_users",), int, min_val=1)
+        check_fields(self, ("n_train_users",), int, min_val=0, max_val=self.n_users)
+        check_fields(self, ("n_items",), int, min_val=self.rules.slate_size)
+        check_fields(self, ("dim",), int, min_val=2)
+        check_fields(self, ("attractive_items",), int, min_val=1, max_val=self.n_items)
+        check_fields(self, ("min_history", "history_rounds", "seed"), int, min_val=0)
+        check_fields(self, ("mean_history",), float, min_val=self.min_history)
+        check_fields(self, ("exposure_focus",), float, min_val=0.0, max_val=1.0)
 
 
 def build_synthetic_world(config: SyntheticConfig, name: str = "synthetic") -> World:

@@ -25,6 +25,7 @@ from recsim_lab.atomic import atomic_save_npz, atomic_write_text
 from recsim_lab.data import Dataset
 from recsim_lab.data.datalab import read_datalab, write_datalab
 from recsim_lab.errors import DataFormatError
+from recsim_lab.validation import check_choice, check_fields
 
 WORLD_ARRAYS = "world.npz"
 WORLD_META = "world.json"
@@ -54,19 +55,11 @@ class Rules:
     click counts as p = 1, so it adds min(max(weight, 0), 1) patience)."""
 
     def __post_init__(self) -> None:
-        for name in ("slate_size", "horizon"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Rules.{name} must be a positive integer, got {value!r}")
-        for name in ("no_click_threshold", "patience_increment_weight"):
-            if not np.isfinite(getattr(self, name)):
-                raise ValueError(f"Rules.{name} must be finite, got {getattr(self, name)!r}")
-        for name in ("temperature", "initial_patience"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ValueError(f"Rules.{name} must be a positive finite number, got {value!r}")
-        if self.choice not in CHOICE_MODELS:
-            raise ValueError(f"Rules.choice must be one of {list(CHOICE_MODELS)}, got {self.choice!r}")
+        check_fields(self, ("slate_size", "horizon"), int, prefix="Rules.", min_val=1)
+        check_fields(self, ("no_click_threshold", "patience_increment_weight"), float, prefix="Rules.")
+        check_fields(self, ("temperature", "initial_patience"), float, prefix="Rules.", min_val=0.0,
+                     include_boundaries="neither")
+        check_choice(self.choice, "Rules.choice", CHOICE_MODELS)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Rules:
