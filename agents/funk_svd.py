@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.helpers.native_log import quiet_native_log, verbose
 from agents.helpers.ranking import top_k_unseen_by_chunks
 from agents.helpers.retrieval import FULL_ROW_ITEMS
 from recsim_lab.checkpoint import load_arrays, save_arrays
@@ -232,10 +233,14 @@ class FunkSVDAgent:
 
 
 def _tensorflow() -> Any:
-    """The ``tensorflow`` module, imported with its C++ start-up log (CPU features, missing CUDA drivers)
-    silenced unless ``TF_CPP_MIN_LOG_LEVEL`` says otherwise: this agent runs on the CPU by design."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    """The ``tensorflow`` module, imported with its C++ start-up log (CPU features, oneDNN, missing CUDA
+    drivers) silenced: this agent runs on the CPU by design. ``TF_CPP_MIN_LOG_LEVEL`` (3 unless set) hides
+    the CPU-feature notice; :func:`~agents.helpers.native_log.quiet_native_log` the lines it no longer
+    reaches. ``RECSIM_LAB_VERBOSE=1`` (``recsim-lab run --verbose``) shows them all."""
+    if not verbose():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with quiet_native_log():
+        import tensorflow as tf  # heavy (seconds): deferred to fit, so importing this module stays fast
 
     return tf
 

@@ -7,13 +7,17 @@ listing commands answer at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agents.helpers.native_log import VERBOSE_ENV
 from agents.registry import DEFAULT_AGENT, registered_agents
 from envs.datalab_export import export_datalab
 from envs.registration import GYMNASIUM_IDS
@@ -50,8 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="play episodes of an agent against an environment",
                               description="Fit the agent once, checkpoint it, and play N episodes from the "
-                                          "checkpoint; writes scores.csv, episodes.csv, summary.json and "
-                                          "config.json into a new run directory.")
+                                          "checkpoint; writes scores.csv, episodes.csv, trace.csv, "
+                                          "summary.json and config.json into a new run directory (see "
+                                          "runs/README.md), and the report's figures into its report/ "
+                                          "folder when matplotlib is installed.")
     run.add_argument("--env", default="default", help="preset name (see `recsim-lab envs`) or world directory "
                                                        "(default: %(default)s)")
     run.add_argument("--agent", default=DEFAULT_AGENT,
@@ -68,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoder(run)
     run.add_argument("--out", default="runs", help="folder for run directories (default: %(default)s)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    run.add_argument("--no-report", action="store_true",
+                     help="skip RUN_DIR/report/ (report.html and its figures; `recsim-lab report` makes them later)")
+    _add_verbose(run)
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                      help="finish an interrupted run: play only its missing episodes (its configuration comes "
                           "from RUN_DIR/config.json)")
@@ -110,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoder(evaluate)
     evaluate.add_argument("--out", default="runs", help="folder for run directories (default: %(default)s)")
     evaluate.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_verbose(evaluate)
     evaluate.set_defaults(command=_evaluate)
 
     score = commands.add_parser(
@@ -194,6 +204,12 @@ def agent_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", action="store_true",
+                        help=f"show the start-up log of native libraries (TensorFlow's C++ banner), hidden by "
+                             f"default; the same as {VERBOSE_ENV}=1")
+
+
 def _model_directory(text: str) -> str:
     """An existing directory, as an absolute path (so that ``--resume`` from elsewhere finds it)."""
     path = Path(text).expanduser()
@@ -204,10 +220,13 @@ def _model_directory(text: str) -> str:
 
 def _run(args: argparse.Namespace) -> int:
 
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"
     if args.resume is not None:
         defaults = vars(build_parser().parse_args(["run"]))
         given = [f"--{'set' if key == 'options' else key.replace('_', '-')}" for key, value in vars(args).items()
-                 if key not in ("resume", "no_progress", "command") and value != defaults[key]]
+                 if key not in ("resume", "no_progress", "no_report", "verbose", "command")
+                 and value != defaults[key]]
         if given:
             raise ValueError(f"--resume takes the configuration from RUN_DIR/config.json; drop {', '.join(given)}")
         outcome = resume(args.resume, progress=not args.no_progress)
@@ -222,11 +241,32 @@ def _run(args: argparse.Namespace) -> int:
           f"mean score {summary['mean_score']:.5f}, click rate {summary['click_rate']:.3f}, "
           f"{summary['steps']:,} steps at {summary['steps_per_s']:,.0f} steps/s")
     print(f"outputs: {outcome.directory}")
+    if not args.no_report:
+        _write_run_report(outcome.directory)
     return 0
+
+
+def _write_run_report(directory: Path) -> None:
+    """Write ``directory/report/`` (``report.html`` and its figures) and say where it is; without matplotlib
+    (the optional ``[report]`` extra), say how to install it and the command that makes the report."""
+    out = directory / "report"
+    command = f"recsim-lab report {shlex.quote(str(directory))} --out {shlex.quote(str(out))}"
+    try:
+        written = make_report([directory], out)
+    except ImportError as error:  # matplotlib is missing: the scores are written, the figures can wait
+        with contextlib.suppress(OSError):
+            out.rmdir()  # make_report created it before the first figure failed; remove it if still empty
+        missing = (error.name or "matplotlib").partition(".")[0]
+        print(f"report: not made, {missing} is not installed: pip install 'recsim-lab[report]', then: {command}")
+        return
+    print(f"report: {written[0]} ({len(written) - 1} figures beside it; to compare runs: "
+          f"recsim-lab report RUN_DIR RUN_DIR ... --out DIR)")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
 
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"
     config = EvaluateConfig(agent=args.agent, env=args.env, episodes=args.episodes, seed=args.seed,
                             time_limit=args.time_limit, memory_limit=args.memory_limit, out=args.out,
                             agent_options=agent_options(args), progress=not args.no_progress)
