@@ -1,7 +1,8 @@
-"""``recsim-lab``: run agents against environments, list what is available, export DataLab Cup folders.
+"""``recsim-lab``: run agents against environments (with their report), evaluate submissions, score and rank
+submission files, make reports, list what is available, export DataLab Cup folders, import click logs.
 
-Heavy libraries (TensorFlow, torch) are imported only by the agents that need them, so ``--help`` and the
-listing commands answer at once.
+Heavy libraries (TensorFlow, torch) are imported only by the agents that need them, and matplotlib only when
+a report is drawn, so ``--help`` and the listing commands answer at once.
 """
 
 from __future__ import annotations
