@@ -8,8 +8,8 @@ the calibration that the online logistic loss needs.
 Warm start (``fit``): BPR on every (user, clicked item) of the visible histories against ``negatives`` items
 drawn uniformly per positive, ``sum_j softplus(s_uj - s_ui)``, plus ``regularisation / 2 * (|p_u|^2 +
 |q_i|^2)`` for every score ``s_ui`` in the loss; mini-batches, lazy (row-sparse) Adam, one compiled
-``tf.function``. On the default world, with the online rule below, BPR reached a normalised score of
-0.94, a logistic loss with sampled negatives 0.77 and a binary focal loss (gamma 2) 0.86.
+``tf.function``. BPR was chosen over a logistic and a focal warm-start loss by measurement (the table is in
+``benchmarks/README.md``).
 
 Online (``update``): ``online_steps`` plain SGD steps (no optimizer state to checkpoint) on the weighted
 logistic loss ``w * BCE(y, sigmoid(s)) + w * online_regularisation / 2 * (|p_u|^2 + |q_i|^2)``, summed over:
@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.helpers.native_log import quiet_native_log, verbose
 from agents.helpers.ranking import top_k_unseen_by_chunks
 from agents.helpers.retrieval import FULL_ROW_ITEMS
 from recsim_lab.checkpoint import load_arrays, save_arrays
@@ -232,10 +233,14 @@ class FunkSVDAgent:
 
 
 def _tensorflow() -> Any:
-    """The ``tensorflow`` module, imported with its C++ start-up log (CPU features, missing CUDA drivers)
-    silenced unless ``TF_CPP_MIN_LOG_LEVEL`` says otherwise: this agent runs on the CPU by design."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return optional_import("tensorflow", "funk_svd")
+    """The ``tensorflow`` module, imported with its C++ start-up log (CPU features, oneDNN, missing CUDA
+    drivers) silenced: this agent runs on the CPU by design. ``TF_CPP_MIN_LOG_LEVEL`` (3 unless set) hides
+    the CPU-feature notice; :func:`~agents.helpers.native_log.quiet_native_log` the lines it no longer
+    reaches. ``RECSIM_LAB_VERBOSE=1`` (``recsim-lab run --verbose``) shows them all."""
+    if not verbose():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with quiet_native_log():
+        return optional_import("tensorflow", "funk_svd")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

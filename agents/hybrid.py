@@ -17,22 +17,19 @@
     approximate at 50,000 items and more; the checkpoint keeps it); each user's ``candidates`` best unseen
     items under it are re-scored exactly by every child (``scores_of(users, items)``: learning since
     ``fit``, penalties), and the moments are estimated on a fixed random sample of 2,048 items.
-    Retrieving each child's own best items instead and blending their union needs deep lists: at the
-    datalab scale, 100 per child scored 0.0069 and 200 per child 0.0076 (2 episodes), because the blend's
-    best items lie deep in either child's ranking; the joint index scored 0.0107 with 100.
+    Retrieving each child's own best items instead and blending their union needs deep lists, because the
+    blend's best items lie deep in either child's ranking (measured: ``benchmarks/README.md``).
 
   Children must have ``scores(users)`` ``(B, n_items)``, ``scores_of(users, items)`` (items ``(B, C)``
   per user, or ``(M,)`` shared by all users), ``queries(users)`` ``(B, d)`` and ``item_keys``
   ``(n_items, d)``.
 
 The default is the blend of ``funk_svd`` and ``content`` with weights 0.8 / 0.2, the content child without
-its session penalties (:data:`TUNED_CHILD_OPTIONS`). Measured on the default world (2 episodes, seed 0):
-``funk_svd`` alone 0.04335; blends 0.9/0.1 0.04278 with the penalties and 0.04380 without; without them
-0.85/0.15 0.04398, 0.8/0.2 0.04407, 0.75/0.25 0.04404, 0.7/0.3 0.04385, 0.6/0.4 0.04321; slots 3 + 2
-0.04111, 4 + 1 0.04250. The penalties (taking score off items of ignored slates) make the content agent
-rotate through its weak ranking, which helps it alone; in the blend they overrule FunkSVD, which already
-learns from ignored slates, and under the choice model an ignored slate is a draw, not proof that its items
-are bad.
+its session penalties (:data:`TUNED_CHILD_OPTIONS`), chosen by measurement on the default world against other
+weights, the penalties kept, and slots (the table is in ``benchmarks/README.md``). The penalties (taking score
+off items of ignored slates) make the content agent rotate through its weak ranking, which helps it alone;
+in the blend they overrule FunkSVD, which already learns from ignored slates, and under the choice model an
+ignored slate is a draw, not proof that its items are bad.
 """
 
 from __future__ import annotations

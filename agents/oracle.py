@@ -1,4 +1,5 @@
-"""``oracle``: reads the hidden world and shows each user their 5 best unseen items. The upper reference."""
+"""``oracle``: reads the hidden world and shows each user their ``k`` best unseen items (true scores; under the
+``replay`` choice model, their held-out future in order). The upper reference."""
 
 from __future__ import annotations
 

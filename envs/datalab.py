@@ -24,7 +24,7 @@ Keyword arguments ``world=`` and ``seed=`` take precedence over both variables.
 
 Seeding: episode ``e`` (0 for the episode the constructor starts, +1 per :meth:`~DataLabEnvironment.reset`)
 resets the env with ``SeedSequence(seed, spawn_key=(1, e))``, the same seed that ``recsim-lab run --seed
-SEED`` gives its episode ``e`` (:func:`recsim_lab.run.runner.derive_seeds`). Episodes differ from one another,
+SEED`` gives its episode ``e`` (:func:`recsim_lab.seeding.derive_seeds`). Episodes differ from one another,
 and a fresh environment with the same world and seed replays the same episodes for the same slates.
 """
 

@@ -1,7 +1,10 @@
 """Gymnasium ids for the presets: ``gymnasium.make("recsim_lab/Default-v0")`` after ``import envs``.
 
-Entry points are ``"module:Class"`` strings, so registering builds no world: ``gymnasium.make`` builds the
-preset's world when it constructs the env.
+Importing this module (``import envs`` does) registers one id per preset of
+:data:`~recsim_lab.worlds.presets.PRESETS` (:data:`GYMNASIUM_IDS`), each once: importing it again changes
+nothing. ``import recsim_lab`` alone registers nothing; ``gymnasium.make("envs:recsim_lab/Default-v0")``
+imports ``envs`` itself. Entry points are ``"module:Class"`` strings, so registering builds no world:
+``gymnasium.make`` builds the preset's world when it constructs the env.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def missing(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
 
 
 def test_helpers_name_the_feature_and_the_extra(monkeypatch):
-    missing(monkeypatch, "matplotlib")
+    missing(monkeypatch, "matplotlib", "matplotlib.figure")  # the latter may be imported by an earlier test
     with pytest.raises(MissingExtraError, match=r"^the report needs matplotlib: pip install 'recsim-lab\[report\]'$"):
         require("the report", "numpy", "matplotlib")
     with pytest.raises(ImportError, match=r"^plots needs matplotlib: pip install 'recsim-lab\[report\]'$"):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from recsim_lab.cli.commands import main
-from recsim_lab.report.report import FIGURE_PX, make_report
+from recsim_lab.report.report import FIGURE_PX, _plot_episode_scores, _worlds_and_seeds, load_runs, make_report
 from recsim_lab.run.runner import RunConfig, run
 from recsim_lab.run.trace import TRACE_COLUMNS, StepTrace
 
@@ -116,3 +117,33 @@ def test_an_unfinished_run_is_refused(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ValueError, match="no summary.json .*--resume"):
         make_report([tmp_path], tmp_path / "report")
+
+
+def test_episode_scores_start_at_zero_show_episodes_as_dots_and_name_world_and_seed(two_runs):
+    from matplotlib.figure import Figure  # matplotlib: the optional [report] extra
+
+    runs = load_runs(two_runs)
+    axes = Figure().subplots()
+    _plot_episode_scores(axes, runs)
+    assert axes.get_ylim()[0] == 0.0
+    highest = max(max(run.summary["episode_mean_scores"]) for run in runs)
+    assert axes.get_ylim()[1] > highest  # no dot on the frame
+    dots = [collection.get_offsets() for collection in axes.collections if collection.get_offsets().shape[0] == 3]
+    assert [np.asarray(d)[:, 1].tolist() for d in dots] == [run.summary["episode_mean_scores"] for run in runs]
+    for line in axes.get_lines():  # only the horizontal mean lines: no line joins the episodes
+        assert len(set(line.get_ydata())) == 1
+    means = sorted(line.get_ydata()[0] for line in axes.get_lines())
+    assert means == pytest.approx(sorted(np.mean(run.summary["episode_mean_scores"]) for run in runs))
+    assert _worlds_and_seeds(runs) == "world tiny; seed 1"
+
+
+def test_a_label_with_dollar_signs_is_drawn_as_text_not_mathtext(two_runs, tmp_path):
+    weird = tmp_path / "weird"
+    shutil.copytree(two_runs[0], weird)
+    summary = json.loads((weird / "summary.json").read_text())
+    summary["agent"] = r"my $\undefinedsymbol$ agent"  # invalid mathtext: matplotlib would raise
+    (weird / "summary.json").write_text(json.dumps(summary))
+    written = make_report([weird, two_runs[1]], tmp_path / "report")
+    for path in written[1:]:
+        assert_png(path)
+    assert r"my $\undefinedsymbol$ agent" in written[0].read_text()

@@ -49,8 +49,14 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
     Long rows go in two stages: the row is cut into blocks of 64 columns and only the ``k`` blocks with the
     largest maxima are searched. That is exact: a block holding one of the ``k`` largest entries has a
-    maximum at least that large, and at most ``k - 1`` other blocks can have a larger one. A max-reduction
-    is about 15 times cheaper per entry than a partition, so a top-5 over 3,000 items costs a tenth.
+    maximum at least that large, and at most ``k - 1`` other blocks can have a larger one. Rows shorter than
+    ``4 * k * 64`` columns (1,280 at k = 5) take one partition.
+
+    Speed, measured with ``python benchmarks/top_k_speed.py`` (random float32 scores, k = 5, two shared
+    cores; table in ``benchmarks/README.md``): at 3,000 items the two stages took 0.14-0.15x the time of one
+    partition per row for 256 and 2,000 rows, but 1.7x as long for a single row; at 209,527 items
+    0.03-0.14x. The ratio varies from run to run on a busy machine (0.14-0.5x in other runs at 256-2,000
+    rows), so take it as "several times faster for batches, slower for one user".
     """
     n = scores.shape[1]
     if n < 4 * k * _BLOCK:

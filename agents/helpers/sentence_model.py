@@ -15,12 +15,12 @@ Backends (:attr:`EncodeSettings.backend`):
 
 The OpenVINO backends run several batches at once (one per inference stream: OpenVINO's throughput mode
 picks the streams, about one per core), which on two cores beats splitting each matrix product across both.
-Calibrating on the texts themselves matters: calibrated on the synthetic world's texts instead, the
-int8 model's mean cosine to the reference on News Category texts fell from 0.998 to 0.993 (minimum 0.95).
+Calibrating on the texts themselves matters: calibrated on other texts, the int8 model's embeddings were
+measurably further from the reference (``benchmarks/README.md``).
 
 Batching: texts are sorted by token count before batching (``length_sort="tokens"``), so a batch pads almost
-nothing; sorting by characters, as ``SentenceTransformer.encode`` does, pads a batch of 32 news texts by
-about 27%.
+nothing; sorting by characters, as ``SentenceTransformer.encode`` does, pads noticeably more
+(``benchmarks/README.md``).
 
 Heavy imports (torch, sentence-transformers, openvino, nncf: the ``[text]`` extra) happen only inside the
 functions that need them, through :func:`recsim_lab.extras.optional_import`.

@@ -1,14 +1,17 @@
-"""``recsim-lab``: run agents against environments, list what is available, export DataLab Cup folders.
+"""``recsim-lab``: run agents against environments (with their report), evaluate submissions, score and rank
+submission files, make reports, list what is available, export DataLab Cup folders, import click logs.
 
-Heavy libraries (TensorFlow, torch) are imported only by the agents that need them, so ``--help`` and the
-listing commands answer at once.
+Heavy libraries (TensorFlow, torch) are imported only by the agents that need them, and matplotlib only when
+a report is drawn, so ``--help`` and the listing commands answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.checker import AgentCheckError
+from agents.helpers.native_log import VERBOSE_ENV
 from agents.registry import DEFAULT_AGENT, registered_agents
 from envs.datalab_export import export_datalab
 from envs.registration import GYMNASIUM_IDS
@@ -87,8 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="play episodes of an agent against an environment",
                               description="Fit the agent once, checkpoint it, and play N episodes from the "
-                                          "checkpoint; writes scores.csv, episodes.csv, summary.json and "
-                                          "config.json into a new run directory.")
+                                          "checkpoint; writes scores.csv, episodes.csv, trace.csv, "
+                                          "summary.json and config.json into a new run directory (see "
+                                          "runs/README.md), and the report's figures into its report/ "
+                                          "folder when matplotlib is installed.")
     run.add_argument("--agent", default=DEFAULT_AGENT,
                      help="built-in name (see `recsim-lab agents`), path/to/file.py:Class or module:Class "
                           "(default: %(default)s)")
@@ -97,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="population: train = the first n_train_users, test = all (default: %(default)s)")
     run.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|all",
                      help="users served per env step; 1 = one user at a time (default: all active users)")
+    run.add_argument("--no-report", action="store_true",
+                     help="skip RUN_DIR/report/ (report.html and its figures; `recsim-lab report` makes them later)")
     run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                      help="finish an interrupted run: play only its missing episodes (its configuration comes "
                           "from RUN_DIR/config.json)")
@@ -224,6 +232,9 @@ def _add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=ProtocolConfig.out,
                         help="folder for run directories (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument("--verbose", action="store_true",
+                        help=f"show the start-up log of native libraries (TensorFlow's C++ banner), hidden by "
+                             f"default; the same as {VERBOSE_ENV}=1")
 
 
 def agent_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -246,10 +257,13 @@ def _model_directory(text: str) -> str:
 
 def _run(args: argparse.Namespace) -> int:
 
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"
     if args.resume is not None:
         defaults = vars(build_parser().parse_args(["run"]))
         given = [f"--{'set' if key == 'options' else key.replace('_', '-')}" for key, value in vars(args).items()
-                 if key not in ("resume", "no_progress", "command") and value != defaults[key]]
+                 if key not in ("resume", "no_progress", "no_report", "verbose", "command")
+                 and value != defaults[key]]
         if given:
             raise ValueError(f"--resume takes the configuration from RUN_DIR/config.json; drop {', '.join(given)}")
         with _user_input():
@@ -267,11 +281,29 @@ def _run(args: argparse.Namespace) -> int:
           f"mean score {summary['mean_score']:.5f}, click rate {summary['click_rate']:.3f}, "
           f"{summary['steps']:,} steps at {summary['steps_per_s']:,.0f} steps/s")
     print(f"outputs: {outcome.directory}")
+    if not args.no_report:
+        _write_run_report(outcome.directory)
     return 0
+
+
+def _write_run_report(directory: Path) -> None:
+    """Write ``directory/report/`` (``report.html`` and its figures) and say where it is; without matplotlib
+    (the optional ``[report]`` extra), say how to install it and the command that makes the report."""
+    out = directory / "report"
+    command = f"recsim-lab report {shlex.quote(str(directory))} --out {shlex.quote(str(out))}"
+    try:
+        written = make_report([directory], out)
+    except MissingExtraError as error:  # no matplotlib: the scores are written, the figures can wait
+        print(f"report: not made: {error}; then: {command}")
+        return
+    print(f"report: {written[0]} ({len(written) - 1} figures beside it; to compare runs: "
+          f"recsim-lab report RUN_DIR RUN_DIR ... --out DIR)")
 
 
 def _evaluate(args: argparse.Namespace) -> int:
 
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"
     with _user_input():  # the agent itself is built in its own process: a bad option is a failure record there
         config = EvaluateConfig(agent=args.agent, env=args.env, episodes=args.episodes, seed=args.seed,
                                 time_limit=args.time_limit, memory_limit=args.memory_limit, out=args.out,

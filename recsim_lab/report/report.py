@@ -1,8 +1,10 @@
 """``make_report``: ``report.html`` and PNG figures (matplotlib, Agg) for one or more run directories.
 
-Figures, each :data:`FIGURE_PX` pixels:
+Figures, each :data:`FIGURE_PX` pixels, titled with the world(s) and seed(s) of the runs they show:
 
-- ``episode_scores.png``: mean score of each episode, one line per run;
+- ``episode_scores.png``: mean score of each episode as a dot per run (episodes are independent, so the dots
+  are not joined), the run's mean over episodes as a line across them over a band from the lowest to the
+  highest episode; the score axis starts at 0, so the spread between episodes shows at its true size;
 - ``score_distribution.png``: histogram of the per-user scores (``scores.csv``), one outline per run;
 - ``click_rate.png`` and ``active_users.png``: click rate (clicks per user served; not drawn where too few
   users are served to tell) and users still active over the env steps of an episode, averaged over the
@@ -11,7 +13,8 @@ Figures, each :data:`FIGURE_PX` pixels:
   as an error bar, each episode as a dot).
 
 A failed evaluation (``summary.json`` status other than ``ok``) appears in the summary table with its
-failure record, and in no figure.
+failure record, and in no figure. Run labels are drawn as plain text: a ``$`` in a label is a dollar sign,
+not the start of matplotlib mathtext.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ def make_report(run_dirs: Sequence[str | Path], out: str | Path) -> list[Path]:
     if len(played) >= 2:
         figures.append(("comparison.png", "Mean score per run", _plot_comparison, played))
     for name, title, plot, subset in figures:
-        _save_figure(out / name, title, plot, subset)
+        _save_figure(out / name, f"{title}\n{_worlds_and_seeds(subset)}", plot, subset)
     notes = [f"{run.label}: no trace.csv (runs written before the step trace existed), so it is not in the "
              f"figures over an episode" for run in played if run.trace is None]
     atomic_write_text(out / "report.html", _html(runs, [(name, title) for name, title, *_ in figures], notes))
@@ -125,13 +128,28 @@ def _labels(runs: list[RunData]) -> list[str]:
     return [f"{label} [{i + 1}]" for i, label in enumerate(labels)]
 
 
+def _worlds_and_seeds(runs: list[RunData]) -> str:
+    """``"world small; seed 0"``, or ``"worlds small, default; seeds 0, 3"`` where the runs differ."""
+    def listed(noun: str, values: list[str]) -> str:
+        distinct = list(dict.fromkeys(values))
+        return f"{noun}{'s' if len(distinct) > 1 else ''} {', '.join(distinct)}"
+
+    worlds = [str(run.config.get("world", {}).get("name") or run.summary.get("env", "?")) for run in runs]
+    return f"{listed('world', worlds)}; {listed('seed', [str(run.config.get('seed', '?')) for run in runs])}"
+
+
+def _plain(text: str) -> str:
+    """``text`` as matplotlib draws it literally: every ``$`` escaped, so that no mathtext is parsed."""
+    return text.replace("$", r"\$")
+
+
 def _save_figure(path: Path, title: str, plot: Callable[[Any, list[RunData]], None], runs: list[RunData]) -> None:
     FigureCanvasAgg = optional_import("matplotlib.backends.backend_agg", "recsim-lab report").FigureCanvasAgg
     Figure = optional_import("matplotlib.figure", "recsim-lab report").Figure
     figure = Figure(figsize=(FIGURE_PX[0] / _DPI, FIGURE_PX[1] / _DPI), dpi=_DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots()
-    axes.set_title(title)
+    axes.set_title(_plain(title))
     axes.grid(True, alpha=0.3)
     plot(axes, runs)
     if axes.get_legend_handles_labels()[0]:
@@ -140,11 +158,21 @@ def _save_figure(path: Path, title: str, plot: Callable[[Any, list[RunData]], No
 
 
 def _plot_episode_scores(axes: Any, runs: list[RunData]) -> None:
+    highest = 0.0
     for run in runs:
-        means = run.summary["episode_mean_scores"]
-        axes.plot(range(len(means)), means, marker="o", label=run.label)
-    axes.set_xlabel("episode (0-based)")
-    axes.set_ylabel("mean score (session length / horizon)")
+        means = np.asarray(run.summary["episode_mean_scores"], dtype=float)
+        mean, low, high = float(means.mean()), float(means.min()), float(means.max())
+        dots = axes.scatter(np.arange(means.size), means, s=30, zorder=3,
+                            label=_plain(f"{run.label}: mean {mean:.5f}, episodes {low:.5f} to {high:.5f}"))
+        colour = dots.get_facecolor()[0]
+        span = [-0.3, means.size - 0.7]
+        axes.plot(span, [mean, mean], color=colour, linewidth=1.5)
+        axes.fill_between(span, low, high, color=colour, alpha=0.2, linewidth=0)
+        highest = max(highest, high)
+    axes.set_xlabel("episode (0-based; each an independent session of the population)")
+    axes.set_ylabel("mean score over users (session length / horizon)\n"
+                    "dots: episodes; line: their mean; band: their range")
+    axes.set_ylim(0.0, 1.15 * highest if highest > 0 else 1.0)  # from 0; headroom above the highest dot
     axes.xaxis.get_major_locator().set_params(integer=True)
 
 
@@ -152,7 +180,7 @@ def _plot_score_distribution(axes: Any, runs: list[RunData]) -> None:
     everything = np.concatenate([run.scores["avg_score"].to_numpy() for run in runs])
     bins = np.linspace(0.0, max(float(everything.max()), 1e-9), 41)
     for run in runs:
-        axes.hist(run.scores["avg_score"], bins=bins, histtype="step", linewidth=1.5, label=run.label)
+        axes.hist(run.scores["avg_score"], bins=bins, histtype="step", linewidth=1.5, label=_plain(run.label))
     axes.set_xlabel("user's score, averaged over episodes (session length / horizon)")
     axes.set_ylabel("users")
 
@@ -161,7 +189,7 @@ def _plot_click_rate(axes: Any, runs: list[RunData]) -> None:
     for run in runs:
         centres, served, clicks, _ = _binned_trace(run.trace)
         with np.errstate(invalid="ignore", divide="ignore"):
-            axes.plot(centres, np.where(served >= _MIN_SERVED, clicks / served, np.nan), label=run.label)
+            axes.plot(centres, np.where(served >= _MIN_SERVED, clicks / served, np.nan), label=_plain(run.label))
     axes.set_xlabel(_step_label(runs))
     axes.set_ylabel(f"clicks per user served\n(where at least {_MIN_SERVED} were served)")
     axes.set_ylim(0.0, 1.0)
@@ -170,7 +198,7 @@ def _plot_click_rate(axes: Any, runs: list[RunData]) -> None:
 def _plot_active_users(axes: Any, runs: list[RunData]) -> None:
     for run in runs:
         centres, _, _, active = _binned_trace(run.trace)
-        axes.plot(centres, active, label=run.label)
+        axes.plot(centres, active, label=_plain(run.label))
     axes.set_xlabel(_step_label(runs))
     axes.set_ylabel("users still active (mean over episodes)")
     axes.set_ylim(bottom=0)
@@ -185,7 +213,7 @@ def _plot_comparison(axes: Any, runs: list[RunData]) -> None:
         axes.errorbar(position, mean, yerr=[[mean - episodes.min()], [episodes.max() - mean]], color="black",
                       capsize=6)
         axes.scatter(np.full(episodes.size, position), episodes, color="black", s=12, zorder=3)
-    axes.set_xticks(positions, [run.label for run in runs], rotation=15 if len(runs) > 3 else 0)
+    axes.set_xticks(positions, [_plain(run.label) for run in runs], rotation=15 if len(runs) > 3 else 0)
     axes.set_ylabel("mean score; bar: mean, line: range, dots: episodes")
 
 
