@@ -13,6 +13,7 @@ from agents.oracle import OracleAgent
 from agents.popularity import PopularityAgent
 from agents.random import RandomAgent
 from agents.registry import load_agent_class, make_agent
+from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
 
 
@@ -49,14 +50,30 @@ def test_oracle_shows_the_best_unseen_items_by_hand():
     assert oracle.recommend(np.array([0]), 2)[0].tolist() == [0, 4]
 
 
+def three_user_dataset(histories) -> Dataset:
+    """6 items, one user per history (popularity sees only the visible data, so no world is needed)."""
+    return Dataset(headlines=[f"item {i}" for i in range(6)], descriptions=[""] * 6, categories=["c"] * 6,
+                   histories=[np.array(h, dtype=np.int64) for h in histories], n_train_users=1)
+
+
 def test_popularity_ranks_by_clicks_and_learns_from_them():
-    world = hand_world(histories=([1, 2], [2, 4]))  # counts: item 2 twice, items 1 and 4 once
     agent = PopularityAgent()
-    agent.fit(world.dataset, seed=0)
+    agent.fit(three_user_dataset(([1, 2], [2, 4], [])), seed=0)  # counts: item 2 twice, items 1 and 4 once
+    assert agent.recommend(np.array([2]), 4)[0].tolist() == [2, 1, 4, 0]  # ties broken by lower id
     assert agent.recommend(np.array([0]), 3)[0].tolist() == [4, 0, 3]
+    # Users 0 and 1 both click item 5 in one batch: its count becomes 2 (both clicks count), tying item 2.
     agent.update(np.array([1, 0]), np.array([[3, 5, 0], [3, 5, 0]]), np.array([5, 5]))
-    assert agent.recommend(np.array([1]), 3)[0].tolist() == [1, 0, 3]  # 5 is now seen by user 1
-    assert agent.recommend(np.array([0]), 2)[0].tolist() == [4, 0]
+    assert agent.recommend(np.array([2]), 3)[0].tolist() == [2, 5, 1]
+    assert agent.recommend(np.array([1]), 3)[0].tolist() == [1, 0, 3]  # 5 is now in user 1's history
+    # A slate with no click (-1) counts for no item (not the last item, as index -1 would).
+    agent.update(np.array([2]), np.array([[0, 3, 4]]), np.array([-1]))
+    assert agent.recommend(np.array([2]), 3)[0].tolist() == [2, 5, 1]
+    agent.update(np.array([2]), np.array([[1, 3, 4]]), np.array([1]))
+    assert agent.recommend(np.array([2]), 3)[0].tolist() == [2, 5, 4]  # item 1 is user 2's history now
+    agent.update(np.array([2]), np.array([[0, 3, 4]]), np.array([0]))
+    assert agent.recommend(np.array([0]), 3)[0].tolist() == [0, 4, 3]  # items 0 and 4 at one click each
+    agent.update(np.array([2]), np.array([[3, 4, 5]]), np.array([4]))
+    assert agent.recommend(np.array([0]), 3)[0].tolist() == [4, 0, 3]  # item 4 now at two clicks
 
 
 def test_random_agent_is_reproducible_and_covers_the_catalogue(tiny_world):
