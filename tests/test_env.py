@@ -56,14 +56,30 @@ def test_episode_serves_every_user_until_all_left(tiny_world):
 
 
 def test_step_info_and_reward(world):
+    # User 0 is shown its three good items: logits [17, 18, 0, 16, 0 | 17], so it leaves the slate with
+    # p = 1 / (2 + e + 1/e) = 0.1966 and clicks item 1 with p = e / (2 + e + 1/e) = 0.5344. User 1 is shown its
+    # one good item, 3, which it clicked before, and items scoring 0: it (almost surely, 1 - 4e-8) clicks nothing.
+    slates = {0: np.array([0, 1, 2, 4, 5]), 1: np.array([3, 0, 1, 2, 4])}
     env = SlateEnv(world)
-    user, _ = env.reset(seed=0)
-    slate = np.array([0, 1, 2, 4, 5]) if user == 0 else np.array([0, 1, 2, 4, 5])
-    _, reward, terminated, truncated, info = env.step(slate)
-    assert set(info) == {"user", "clicked_item", "left", "session_length", "n_active"}
-    assert info["user"] == user and info["session_length"] == 1 and not truncated
-    assert reward == float(info["clicked_item"] >= 0)
-    assert info["clicked_item"] == -1 or info["clicked_item"] in slate.tolist()
+    first_users, user_0_clicks = [], []
+    for seed in range(300):
+        user, _ = env.reset(seed=seed)
+        first_users.append(int(user))
+        _, reward, terminated, truncated, info = env.step(slates[int(user)])
+        assert set(info) == {"user", "clicked_item", "left", "session_length", "n_active"}
+        assert info["user"] == user and info["session_length"] == 1 and info["n_active"] == 2
+        assert not (terminated or truncated or info["left"])
+        assert reward == float(info["clicked_item"] >= 0)
+        if user == 1:
+            assert info["clicked_item"] == -1 and env.population.patience[1] == 4.0
+        else:
+            assert info["clicked_item"] in (-1, 0, 1, 4)
+            user_0_clicks.append(info["clicked_item"])
+    n = len(user_0_clicks)
+    assert abs(n - 150) < 4 * 150 ** 0.5  # the first user is drawn uniformly: Binomial(300, 1/2)
+    p_none, p_item_1 = 1 / (2 + np.e + 1 / np.e), np.e / (2 + np.e + 1 / np.e)
+    for observed, p in ((user_0_clicks.count(-1) / n, p_none), (user_0_clicks.count(1) / n, p_item_1)):
+        assert abs(observed - p) < 4 * (p * (1 - p) / n) ** 0.5  # 4 standard errors
 
 
 INVALID_SLATES = [
