@@ -5,11 +5,13 @@ from __future__ import annotations
 import gymnasium
 import numpy as np
 import pytest
+from conftest import hand_world
 from gymnasium.utils.env_checker import check_env
 
 import recsim_lab  # noqa: F401  (registers the Gymnasium ids)
 from envs.batch_env import BatchSlateEnv
 from envs.slate_env import SlateEnv, SlateSpace
+from recsim_lab.worlds.world import Rules
 
 
 def play(env: SlateEnv, seed: int, policy_seed: int = 0) -> list[tuple]:
@@ -161,3 +163,15 @@ def test_batched_env_rejects_a_bad_batch_and_changes_nothing(tiny_world):
     np.testing.assert_array_equal(env.population.session_length, lengths)
     next_users, *_ = env.step(np.tile(np.arange(5), (users.size, 1)))
     assert env.population.session_length.sum() == users.size
+
+
+def test_batched_rewards_count_a_click_on_item_0():
+    """Item ids start at 0, so a click on item 0 is a click. With the no-click option at -100 and temperature
+    0.001, user 0 clicks its best slate item, item 0 (1.7 against 1.6 and 0s), with p = 1 - e^-100."""
+    env = BatchSlateEnv(hand_world(Rules(no_click_threshold=-100.0, temperature=0.001)))
+    users, _ = env.reset(seed=0)
+    slates = {0: [0, 2, 3, 5, 4], 1: [0, 1, 2, 4, 5]}
+    _, rewards, _, info = env.step(np.array([slates[int(user)] for user in users]))
+    row = users.tolist().index(0)
+    assert info["clicked_item"][row] == 0 and rewards[row] == 1.0
+    np.testing.assert_array_equal(rewards, np.ones(2))  # user 1 clicks one of five items at score 0
