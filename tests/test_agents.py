@@ -13,7 +13,9 @@ from agents.oracle import OracleAgent
 from agents.popularity import PopularityAgent
 from agents.random import RandomAgent
 from agents.registry import load_agent_class, make_agent
+from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
+from recsim_lab.worlds.world import World
 
 
 @pytest.mark.parametrize("name", ["random", "popularity", "oracle"])
@@ -49,14 +51,30 @@ def test_oracle_shows_the_best_unseen_items_by_hand():
     assert oracle.recommend(np.array([0]), 2)[0].tolist() == [0, 4]
 
 
+def three_user_dataset(histories) -> Dataset:
+    """6 items, one user per history (popularity sees only the visible data, so no world is needed)."""
+    return Dataset(headlines=[f"item {i}" for i in range(6)], descriptions=[""] * 6, categories=["c"] * 6,
+                   histories=[np.array(h, dtype=np.int64) for h in histories], n_train_users=1)
+
+
 def test_popularity_ranks_by_clicks_and_learns_from_them():
-    world = hand_world(histories=([1, 2], [2, 4]))  # counts: item 2 twice, items 1 and 4 once
     agent = PopularityAgent()
-    agent.fit(world.dataset, seed=0)
+    agent.fit(three_user_dataset(([1, 2], [2, 4], [])), seed=0)  # counts: item 2 twice, items 1 and 4 once
+    assert agent.recommend(np.array([2]), 4)[0].tolist() == [2, 1, 4, 0]  # ties broken by lower id
     assert agent.recommend(np.array([0]), 3)[0].tolist() == [4, 0, 3]
+    # Users 0 and 1 both click item 5 in one batch: its count becomes 2 (both clicks count), tying item 2.
     agent.update(np.array([1, 0]), np.array([[3, 5, 0], [3, 5, 0]]), np.array([5, 5]))
-    assert agent.recommend(np.array([1]), 3)[0].tolist() == [1, 0, 3]  # 5 is now seen by user 1
-    assert agent.recommend(np.array([0]), 2)[0].tolist() == [4, 0]
+    assert agent.recommend(np.array([2]), 3)[0].tolist() == [2, 5, 1]
+    assert agent.recommend(np.array([1]), 3)[0].tolist() == [1, 0, 3]  # 5 is now in user 1's history
+    # A slate with no click (-1) counts for no item (not the last item, as index -1 would).
+    agent.update(np.array([2]), np.array([[0, 3, 4]]), np.array([-1]))
+    assert agent.recommend(np.array([2]), 3)[0].tolist() == [2, 5, 1]
+    agent.update(np.array([2]), np.array([[1, 3, 4]]), np.array([1]))
+    assert agent.recommend(np.array([2]), 3)[0].tolist() == [2, 5, 4]  # item 1 is user 2's history now
+    agent.update(np.array([2]), np.array([[0, 3, 4]]), np.array([0]))
+    assert agent.recommend(np.array([0]), 3)[0].tolist() == [0, 4, 3]  # items 0 and 4 at one click each
+    agent.update(np.array([2]), np.array([[3, 4, 5]]), np.array([4]))
+    assert agent.recommend(np.array([0]), 3)[0].tolist() == [4, 0, 3]  # item 4 now at two clicks
 
 
 def test_random_agent_is_reproducible_and_covers_the_catalogue(tiny_world):
@@ -132,3 +150,41 @@ def test_agent_names_and_paths(tmp_path):
         make_agent("popularity", factors=3)
     with pytest.raises(ValueError, match="privileged"):
         make_agent("oracle")
+
+
+def brute_force_best_unseen(world, user: int, seen: set[int], k: int) -> list[int]:
+    """The k best items of ``user`` outside ``seen``, by float64 dot products sorted in full."""
+    scores = world.user_embeddings[user].astype(np.float64) @ world.item_embeddings.astype(np.float64).T
+    return [int(i) for i in np.argsort(-scores, kind="stable") if int(i) not in seen][:k]
+
+
+@pytest.mark.parametrize("ranking_cells", [None, 12], ids=["deepens-to-the-catalogue", "capped-at-depth-4"])
+def test_oracle_deepens_its_ranking_and_keeps_showing_the_true_next_best(ranking_cells, monkeypatch):
+    """Depth 2 with k = 3 is exhausted at once; each user clicks one item of every slate until fewer than k
+    unseen items are left. With the depth capped (12 cells / 3 users = 4), the full-catalogue path serves."""
+    if ranking_cells is not None:
+        monkeypatch.setattr("agents.oracle._RANKING_CELLS", ranking_cells)
+    rng = np.random.default_rng(7)
+    histories = ([], [5, 9], [0])
+    dataset = Dataset(headlines=[f"item {i}" for i in range(16)], descriptions=[""] * 16, categories=["c"] * 16,
+                      histories=[np.array(h, dtype=np.int64) for h in histories], n_train_users=1)
+    world = World(dataset, rng.normal(size=(3, 4)), rng.normal(size=(16, 4)), name="deep")
+    oracle = OracleAgent(world, depth=2)
+    oracle.fit(dataset, seed=0)
+    seen = [set(h) for h in histories]
+    k, rounds = 3, 0
+    while True:
+        users = np.array([u for u in range(3) if 16 - len(seen[u]) >= k])
+        if users.size == 0:
+            break
+        slates = oracle.recommend(users, k)
+        for row, user in enumerate(users.tolist()):
+            assert slates[row].tolist() == brute_force_best_unseen(world, user, seen[user], k), (rounds, user)
+        position = rounds % k  # click the first, then the second, then the third item shown
+        clicks = slates[:, position]
+        oracle.update(users, slates, clicks)
+        for user, item in zip(users.tolist(), clicks.tolist()):
+            seen[user].add(item)
+        rounds += 1
+    assert rounds == 14  # user 0: 16 items, one click per round, stops at 2 unseen
+    assert oracle.ranking.shape[1] == (16 if ranking_cells is None else 4)

@@ -263,3 +263,38 @@ def test_the_openvino_backends_agree_with_sentence_transformers_own_embeddings(t
                                  show_progress=False)
         cosines = (embeddings * reference).sum(axis=1)
         assert cosines.mean() >= mean_at_least and cosines.min() >= 0.97, (backend, cosines)
+
+
+class TableEncoder:
+    """Encodes ``"item <i>"`` as row i of a fixed table (unit vectors in the plane)."""
+
+    identity = "test-table-encoder"
+
+    def __init__(self, table: np.ndarray) -> None:
+        self.table = table
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self.table[int(text.split()[1])] for text in texts]).astype(np.float32)
+
+
+@pytest.mark.parametrize(("passed_penalty", "expected"), [(0.0, [2, 3, 4]), (0.01, [2, 3, 4]), (0.1, [3, 2, 4]),
+                                                          (0.2, [3, 4, 2])])
+def test_passed_penalty_lowers_what_a_clicked_slate_passed_over(passed_penalty, expected):
+    """Cosines to the user's profile (along x): items 0 and 1 at 1.0, 2 at 0.90, 3 at 0.85, 4 at 0.75, 5 at
+    0.0. The user has clicked item 0; shown [1, 2], they click 1, which keeps the profile's direction, and
+    pass over 2, whose score becomes 0.90 - passed_penalty: below 3 (0.85) from a penalty of 0.05 on, and
+    below 4 (0.75) from 0.15 on."""
+    from recsim_lab.data import Dataset
+
+    cosines = np.array([1.0, 1.0, 0.90, 0.85, 0.75, 0.0])
+    table = np.stack([cosines, np.sqrt(1 - cosines ** 2)], axis=1)
+    data = Dataset(headlines=[f"item {i}" for i in range(6)], descriptions=[""] * 6, categories=["c"] * 6,
+                   histories=[np.array([0])], n_train_users=1)
+    agent = ContentAgent(encoder=TableEncoder(table), show_progress=False, dim=None, ignore_penalty=1.0,
+                         passed_penalty=passed_penalty)
+    agent.fit(data, seed=0)
+    user = np.array([0])
+    assert agent.recommend(user, 3)[0].tolist() == [1, 2, 3]
+    agent.update(user, np.array([[1, 2]]), np.array([1]))
+    np.testing.assert_allclose(agent.scores(user)[0], cosines - passed_penalty * (np.arange(6) == 2), atol=1e-6)
+    assert agent.recommend(user, 3)[0].tolist() == expected

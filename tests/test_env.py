@@ -5,11 +5,13 @@ from __future__ import annotations
 import gymnasium
 import numpy as np
 import pytest
+from conftest import hand_world
 from gymnasium.utils.env_checker import check_env
 
 import recsim_lab  # noqa: F401  (registers the Gymnasium ids)
 from envs.batch_env import BatchSlateEnv
 from envs.slate_env import SlateEnv, SlateSpace
+from recsim_lab.worlds.world import Rules
 
 
 def play(env: SlateEnv, seed: int, policy_seed: int = 0) -> list[tuple]:
@@ -56,14 +58,30 @@ def test_episode_serves_every_user_until_all_left(tiny_world):
 
 
 def test_step_info_and_reward(world):
+    # User 0 is shown its three good items: logits [17, 18, 0, 16, 0 | 17], so it leaves the slate with
+    # p = 1 / (2 + e + 1/e) = 0.1966 and clicks item 1 with p = e / (2 + e + 1/e) = 0.5344. User 1 is shown its
+    # one good item, 3, which it clicked before, and items scoring 0: it (almost surely, 1 - 4e-8) clicks nothing.
+    slates = {0: np.array([0, 1, 2, 4, 5]), 1: np.array([3, 0, 1, 2, 4])}
     env = SlateEnv(world)
-    user, _ = env.reset(seed=0)
-    slate = np.array([0, 1, 2, 4, 5]) if user == 0 else np.array([0, 1, 2, 4, 5])
-    _, reward, terminated, truncated, info = env.step(slate)
-    assert set(info) == {"user", "clicked_item", "left", "session_length", "n_active"}
-    assert info["user"] == user and info["session_length"] == 1 and not truncated
-    assert reward == float(info["clicked_item"] >= 0)
-    assert info["clicked_item"] == -1 or info["clicked_item"] in slate.tolist()
+    first_users, user_0_clicks = [], []
+    for seed in range(300):
+        user, _ = env.reset(seed=seed)
+        first_users.append(int(user))
+        _, reward, terminated, truncated, info = env.step(slates[int(user)])
+        assert set(info) == {"user", "clicked_item", "left", "session_length", "n_active"}
+        assert info["user"] == user and info["session_length"] == 1 and info["n_active"] == 2
+        assert not (terminated or truncated or info["left"])
+        assert reward == float(info["clicked_item"] >= 0)
+        if user == 1:
+            assert info["clicked_item"] == -1 and env.population.patience[1] == 4.0
+        else:
+            assert info["clicked_item"] in (-1, 0, 1, 4)
+            user_0_clicks.append(info["clicked_item"])
+    n = len(user_0_clicks)
+    assert abs(n - 150) < 4 * 150 ** 0.5  # the first user is drawn uniformly: Binomial(300, 1/2)
+    p_none, p_item_1 = 1 / (2 + np.e + 1 / np.e), np.e / (2 + np.e + 1 / np.e)
+    for observed, p in ((user_0_clicks.count(-1) / n, p_none), (user_0_clicks.count(1) / n, p_item_1)):
+        assert abs(observed - p) < 4 * (p * (1 - p) / n) ** 0.5  # 4 standard errors
 
 
 INVALID_SLATES = [
@@ -153,3 +171,15 @@ def test_batched_env_rejects_a_bad_batch_and_changes_nothing(tiny_world):
     np.testing.assert_array_equal(env.population.session_length, lengths)
     next_users, *_ = env.step(np.tile(np.arange(5), (users.size, 1)))
     assert env.population.session_length.sum() == users.size
+
+
+def test_batched_rewards_count_a_click_on_item_0():
+    """Item ids start at 0, so a click on item 0 is a click. With the no-click option at -100 and temperature
+    0.001, user 0 clicks its best slate item, item 0 (1.7 against 1.6 and 0s), with p = 1 - e^-100."""
+    env = BatchSlateEnv(hand_world(Rules(no_click_threshold=-100.0, temperature=0.001)))
+    users, _ = env.reset(seed=0)
+    slates = {0: [0, 2, 3, 5, 4], 1: [0, 1, 2, 4, 5]}
+    _, rewards, _, info = env.step(np.array([slates[int(user)] for user in users]))
+    row = users.tolist().index(0)
+    assert info["clicked_item"][row] == 0 and rewards[row] == 1.0
+    np.testing.assert_array_equal(rewards, np.ones(2))  # user 1 clicks one of five items at score 0

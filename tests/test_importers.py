@@ -4,6 +4,10 @@ and the import pipeline end to end (atomic world directories, ``data`` commands,
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -364,3 +368,16 @@ def test_data_command_errors(tmp_path, capsys, args, message):
     assert main(args) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_text_embedding_does_not_depend_on_the_string_hash_seed():
+    """The same texts and seed give the same embedding in every process (Python salts str hashes per process,
+    so a vocabulary built in set order would pair words with different random projections)."""
+    script = ("import sys; from recsim_lab.worlds.catalogue_users import text_embedding; "
+              "words = 'alpha beta gamma delta epsilon zeta eta theta iota kappa'.split(); "
+              "texts = [' '.join(words[i:i + 4]) for i in range(7)]; "
+              "sys.stdout.write(text_embedding(texts, 3, seed=5).round(12).tobytes().hex())")
+    outputs = {subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+                              cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                              check=True).stdout for hash_seed in (1, 2, 3)}
+    assert len(outputs) == 1

@@ -54,11 +54,16 @@ def test_clicked_item_cannot_be_clicked_again(world, path):
 
 
 @pytest.mark.parametrize("path", [0, 1], ids=["batched", "one-user"])
-def test_initial_history_is_excluded(world, path):
+@pytest.mark.parametrize("slate", [SLATE, [3, 0, 1, 2, 4]], ids=["item-3-fourth", "item-3-first"])
+def test_initial_history_is_excluded(world, path, slate):
     population, step = both_paths(world)[path]
-    # User 1 clicked item 3 before the episode: with it at -inf, every other score is 0 (logits 0 vs 17).
-    for _ in range(4):
-        assert step(1, SLATE, 0.0)[0] in (-1, 0, 1, 2, 4)
+    # User 1 clicked item 3 before the episode. Masked, the logits are [0, 0, 0, 0 | 17] over the other four
+    # items: each has p = e^-17 / (1 + 4e^-17) ~ 4e-8, so any draw above ~2e-7 means no click. Unmasked,
+    # item 3 (score 2.0, logit 20) would take p = e^3 / (e^3 + 1 + 4e^-20) = 0.9526 of the draws.
+    for step_number, uniform in enumerate([1e-6, 0.3, 0.5, 0.9], start=1):
+        assert step(1, slate, uniform) == (-1, False)
+        assert population.patience[1] == 5.0 - step_number
+    assert population.clicks[1] == 0
     assert population.seen.contains(np.array([1]), np.array([[3]]))[0, 0]
 
 

@@ -23,16 +23,24 @@ OUTPUTS = ("scores.csv", "episodes.csv", "trace.csv")
 SLOW_AGENT = '''
 import os
 import time
+from pathlib import Path
 
 from agents.popularity import PopularityAgent
 
 
-class Slow(PopularityAgent):
-    """Popularity that waits AGENT_DELAY seconds per recommendation (so a run can be stopped midway)."""
+class Pausing(PopularityAgent):
+    """Popularity that, when PAUSE_FILE is set, creates that file as the second episode starts (the runner
+    restores the checkpoint, so episode 0 is saved) and then waits there to be stopped."""
 
-    def recommend(self, users, k):
-        time.sleep(float(os.environ.get("AGENT_DELAY", "0")))
-        return super().recommend(users, k)
+    loads = 0
+
+    def load(self, path):
+        super().load(path)
+        Pausing.loads += 1
+        pause = os.environ.get("PAUSE_FILE")
+        if pause and Pausing.loads == 2:
+            Path(pause).touch()
+            time.sleep(120)  # inside the runner's episode loop: Ctrl-C or a kill ends it
 '''
 
 
@@ -40,7 +48,7 @@ class Slow(PopularityAgent):
 def slow_agent(tmp_path_factory):
     path = tmp_path_factory.mktemp("agent") / "slow_agent.py"
     path.write_text(SLOW_AGENT)
-    return f"{path}:Slow"
+    return f"{path}:Pausing"
 
 
 @pytest.fixture(scope="module")
@@ -51,19 +59,25 @@ def uninterrupted(slow_agent, tiny_world_dir, tmp_path_factory):
 
 def start_run(slow_agent, world_dir, out: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "recsim_lab.cli.commands", "run", "--env", str(world_dir), "--agent", slow_agent,
-               "--episodes", str(EPISODES), "--seed", str(SEED), "--out", str(out), "--no-progress"]
-    return subprocess.Popen(command, env={**os.environ, "AGENT_DELAY": "0.05"}, stderr=subprocess.PIPE, text=True)
+               "--episodes", str(EPISODES), "--seed", str(SEED), "--out", str(out / "runs"), "--no-progress"]
+    return subprocess.Popen(command, env={**os.environ, "PAUSE_FILE": str(out / "paused")}, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def stop_after_first_episode(process: subprocess.Popen, out: Path, how: signal.Signals) -> Path:
-    deadline = time.monotonic() + 60
-    while not list(out.glob("*/episodes/episode-000.npz")):
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, "the run never completed an episode"
+    """Signal the run once it waits at the start of its second episode: the first is saved, and the run is
+    inside its episode loop, so the signal cannot land during start-up or after the run has finished,
+    however slowly either process is scheduled."""
+    deadline = time.monotonic() + 120
+    while not (out / "paused").exists():
+        if process.poll() is not None:
+            pytest.fail(f"the run exited with {process.returncode} before pausing:\n{process.stderr.read()}")
+        assert time.monotonic() < deadline, "the run never reached its second episode"
         time.sleep(0.01)
+    assert list((out / "runs").glob("*/episodes/episode-000.npz"))
     process.send_signal(how)
-    process.wait(timeout=30)
-    (directory,) = out.iterdir()
+    process.wait(timeout=60)
+    (directory,) = (out / "runs").iterdir()
     return directory
 
 
@@ -87,8 +101,8 @@ def test_a_killed_run_resumes_to_byte_identical_scores(slow_agent, tiny_world_di
 def test_ctrl_c_keeps_the_completed_episodes_and_exits_130(slow_agent, tiny_world_dir, uninterrupted, tmp_path):
     process = start_run(slow_agent, tiny_world_dir, tmp_path)
     directory = stop_after_first_episode(process, tmp_path, signal.SIGINT)
-    assert process.returncode == 130
     message = process.stderr.read()
+    assert process.returncode == 130, message
     assert "recsim-lab: interrupted" in message and f"recsim-lab run --resume {directory}" in message
     assert list((directory / "episodes").iterdir()) and not (directory / "scores.csv").exists()
     resume(directory, progress=False)

@@ -69,3 +69,22 @@ def test_missing_truth_and_bad_rules_are_reported(tmp_path, tiny_world):
 def test_invalid_rules_are_rejected(field, value):
     with pytest.raises(ValueError, match=f"Rules.{field} must be"):
         Rules(**{field: value})
+
+
+def small_catalogue(n_items: int, slate_size: int) -> World:
+    from recsim_lab.data import Dataset
+
+    dataset = Dataset(headlines=[f"item {i}" for i in range(n_items)], descriptions=[""] * n_items,
+                      categories=[""] * n_items, histories=[np.zeros(0, dtype=np.int64)], n_train_users=1)
+    return World(dataset, np.ones((1, 2)), np.ones((n_items, 2)), rules=Rules(slate_size=slate_size))
+
+
+@pytest.mark.parametrize(("n_items", "slate_size"), [(4, 5), (1, 2), (2, 3)])
+def test_a_catalogue_smaller_than_a_slate_is_refused(n_items, slate_size):
+    with pytest.raises(ValueError, match=f"a world needs at least slate_size={slate_size} items, got {n_items}"):
+        small_catalogue(n_items, slate_size)
+
+
+@pytest.mark.parametrize(("n_items", "slate_size"), [(5, 5), (4, 3), (1, 1)])
+def test_a_catalogue_of_at_least_one_slate_is_accepted(n_items, slate_size):
+    assert small_catalogue(n_items, slate_size).dataset.n_items == n_items
