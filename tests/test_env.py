@@ -8,7 +8,7 @@ import pytest
 from conftest import hand_world
 from gymnasium.utils.env_checker import check_env
 
-import recsim_lab  # noqa: F401  (registers the Gymnasium ids)
+import envs  # noqa: F401  (registers the Gymnasium ids)
 from envs.batch_env import BatchSlateEnv
 from envs.slate_env import SlateEnv, SlateSpace
 from recsim_lab.worlds.world import Rules

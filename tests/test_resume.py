@@ -30,15 +30,14 @@ from agents.popularity import PopularityAgent
 
 class Pausing(PopularityAgent):
     """Popularity that, when PAUSE_FILE is set, creates that file as the second episode starts (the runner
-    restores the checkpoint, so episode 0 is saved) and then waits there to be stopped."""
-
-    loads = 0
+    restores the checkpoint, so episode 0 is saved) and then waits there to be stopped. Loads are counted per
+    instance: `run` first checks a twin of the agent on a sample, and the twin loads too."""
 
     def load(self, path):
         super().load(path)
-        Pausing.loads += 1
+        self.loads = getattr(self, "loads", 0) + 1
         pause = os.environ.get("PAUSE_FILE")
-        if pause and Pausing.loads == 2:
+        if pause and self.loads == 2:
             Path(pause).touch()
             time.sleep(120)  # inside the runner's episode loop: Ctrl-C or a kill ends it
 '''
@@ -58,7 +57,7 @@ def uninterrupted(slow_agent, tiny_world_dir, tmp_path_factory):
 
 
 def start_run(slow_agent, world_dir, out: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "recsim_lab.cli.commands", "run", "--env", str(world_dir), "--agent", slow_agent,
+    command = [sys.executable, "-m", "recsim_lab.cli", "run", "--env", str(world_dir), "--agent", slow_agent,
                "--episodes", str(EPISODES), "--seed", str(SEED), "--out", str(out / "runs"), "--no-progress"]
     return subprocess.Popen(command, env={**os.environ, "PAUSE_FILE": str(out / "paused")}, stderr=subprocess.PIPE,
                             text=True)

@@ -389,6 +389,3 @@ def _export_datalab(args: argparse.Namespace) -> int:
         print(path)
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
