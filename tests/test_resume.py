@@ -59,8 +59,11 @@ def uninterrupted(slow_agent, tiny_world_dir, tmp_path_factory):
 def start_run(slow_agent, world_dir, out: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "recsim_lab.cli", "run", "--env", str(world_dir), "--agent", slow_agent,
                "--episodes", str(EPISODES), "--seed", str(SEED), "--out", str(out / "runs"), "--no-progress"]
+    # SIGINT back to its default in the child, so that Python turns it into KeyboardInterrupt even when this test
+    # runs where SIGINT is ignored (a shell without job control ignores it in background commands, and children
+    # inherit that)
     return subprocess.Popen(command, env={**os.environ, "PAUSE_FILE": str(out / "paused")}, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def stop_after_first_episode(process: subprocess.Popen, out: Path, how: signal.Signals) -> Path:
