@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import hand_world
 from sklearn.metrics import ndcg_score, roc_auc_score
 
 from recsim_lab.cli.commands import main
@@ -238,3 +239,10 @@ def test_cli_offline_prints_the_summary_and_refuses_bad_input(tiny_world_dir, tm
     assert main(["offline", "--env", str(tiny_world_dir), "--agent", "popularty", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("recsim-lab: error:") for line in err)
+
+
+def test_holdout_split_keeps_one_click_visible_and_drops_repeats():
+    world = hand_world(histories=([0, 2, 0], [3]))
+    split = holdout_split(world, 5)
+    assert [h.tolist() for h in split.data.histories] == [[0], [3]]  # all but one click held out
+    assert [h.tolist() for h in split.heldout] == [[2], []]  # the repeated 0 is in the visible part
