@@ -29,6 +29,7 @@ from recsim_lab.cli.new_agent import class_name, write_agent_template
 from recsim_lab.errors import DataFormatError
 from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
 from recsim_lab.evaluation.leaderboard import leaderboard_csv, rank, reference_scores, submission_names
+from recsim_lab.evaluation.offline import OfflineConfig, offline_evaluate, summary_lines
 from recsim_lab.evaluation.submission import SubmissionError, read_submission
 from recsim_lab.extras import MissingExtraError
 from recsim_lab.report.report import make_report
@@ -113,6 +114,33 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--original-ids", action="store_true",
                      help="scores.csv with the original user ids of an imported world (its ids.json)")
     run.set_defaults(command=_run)
+
+    offline = commands.add_parser(
+        "offline", help="offline ranking metrics of an agent on held-out clicks",
+        description="Hold out each user's future (imported worlds) or last clicks (--holdout N), fit the agent "
+                    "on the rest, rank every user's unclicked items and report AUC, group AUC, "
+                    "impression-weighted AUC, Recall@K, NDCG@K, MRR, coverage@K and popularity@K; writes "
+                    "users.csv and summary.json into a new directory (definitions: "
+                    "recsim_lab/evaluation/offline_metrics.py).")
+    offline.add_argument("--env", default=OfflineConfig.env,
+                         help="preset name or world directory (default: %(default)s)")
+    offline.add_argument("--agent", default=OfflineConfig.agent,
+                         help="built-in name, path/to/file.py:Class or module:Class (default: %(default)s)")
+    offline.add_argument("--seed", type=int, default=OfflineConfig.seed, help="root seed (default: %(default)s)")
+    offline.add_argument("--k", type=int, default=OfflineConfig.k, help="cut-off K (default: %(default)s)")
+    offline.add_argument("--holdout", type=int, default=None, metavar="N",
+                         help="hold out each user's last N clicks (default: the world's futures, else 5)")
+    offline.add_argument("--depth", type=int, default=None, metavar="N",
+                         help="for agents without scores(): ask recommend() for at most N items per user "
+                              "(default: all unclicked items, a full ranking; random needs N <= ~half the "
+                              "catalogue)")
+    offline.add_argument("--split", choices=("train", "test"), default="test",
+                         help="users evaluated: train = the first n_train_users, test = all (default: %(default)s)")
+    offline.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                         help="agent hyperparameter (repeatable)")
+    offline.add_argument("--out", default=OfflineConfig.out, help="folder for the output directory "
+                                                                   "(default: %(default)s)")
+    offline.set_defaults(command=_offline)
 
     envs = commands.add_parser("envs", help="list the environment presets")
     envs.set_defaults(command=_envs)
@@ -350,6 +378,18 @@ def _score(args: argparse.Namespace) -> int:
         atomic_write_text(args.out, leaderboard_csv(entries))
         print(f"leaderboard: {args.out}")
     return 1 if invalid else 0
+
+
+def _offline(args: argparse.Namespace) -> int:
+
+    with _user_input():
+        config = OfflineConfig(env=args.env, agent=args.agent, seed=args.seed, k=args.k, holdout=args.holdout,
+                               depth=args.depth, split=args.split, out=args.out,
+                               agent_options=parse_options(args.options))
+    result, directory = offline_evaluate(config)
+    print("\n".join(summary_lines(result.summary)))
+    print(f"outputs: {directory / 'users.csv'} (per user), {directory / 'summary.json'}")
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
