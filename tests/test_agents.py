@@ -9,6 +9,7 @@ import pytest
 from conftest import hand_world
 
 from agents.checker import AgentCheckError, check_agent
+from agents.helpers.ranking import random_unseen
 from agents.oracle import OracleAgent
 from agents.popularity import PopularityAgent
 from agents.random import RandomAgent
@@ -188,3 +189,15 @@ def test_oracle_deepens_its_ranking_and_keeps_showing_the_true_next_best(ranking
         rounds += 1
     assert rounds == 14  # user 0: 16 items, one click per round, stops at 2 unseen
     assert oracle.ranking.shape[1] == (16 if ranking_cells is None else 4)
+
+
+def test_random_unseen_draws_whole_rankings_uniformly_and_quickly():
+    rng = np.random.default_rng(0)
+    seen = SeenItems.from_histories([np.arange(800), np.arange(5)], 1682)
+    slates = random_unseen(rng, np.array([0, 1]), seen, 870)  # k near each user's unseen count (882, 1677)
+    assert all(len(set(row)) == 870 for row in slates) and not (slates[0] < 800).any()
+    small = SeenItems.from_histories([np.array([0])], 6)
+    counts = np.bincount(np.concatenate([random_unseen(rng, np.array([0]), small, 4)[0] for _ in range(4000)]),
+                         minlength=6)
+    assert counts[0] == 0  # never the seen item; each of the 5 others with probability 4/5
+    assert np.abs(counts[1:] / 4000 - 0.8).max() < 4 * np.sqrt(0.8 * 0.2 / 4000)

@@ -129,17 +129,28 @@ def random_unseen(rng: np.random.Generator, users: np.ndarray, seen: SeenItems, 
     """``(B, k)`` int64: per user, ``k`` distinct items drawn uniformly from those not in their set.
 
     Users with fewer than ``k`` unseen items get ``k`` distinct items drawn from the whole catalogue.
+    A user's slate is drawn by rejection (``2k`` draws a round, repeats and seen items dropped) while a round
+    can be expected to find about ``1.5k`` usable items; otherwise (``k`` near the number of allowed items, as
+    when asking for a whole ranking) by the ``k`` smallest of one uniform key per allowed item, ``O(n_items)``.
     """
     n_items = seen.n_items
     slates = np.empty((users.size, k), dtype=np.int64)
-    todo = np.arange(users.size)
+    sparse_all = n_items - seen.sizes[users] < k
+    allowed = np.where(sparse_all, n_items, n_items - seen.sizes[users])
+    crowded = allowed * -np.expm1(2 * k * np.log1p(-1 / n_items)) < 1.5 * k  # expected usable items per round
+    todo = np.flatnonzero(~crowded)
     while todo.size:
         draws = rng.integers(n_items, size=(todo.size, 2 * k))
         repeat = later_repeats(draws)
-        sparse = seen.n_items - seen.sizes[users[todo]] < k
+        sparse = sparse_all[todo]
         blocked = repeat | (seen.contains(users[todo], draws) & ~sparse[:, None])
         enough = (~blocked).sum(axis=1) >= k
         first = np.argsort(blocked, axis=1, kind="stable")[:, :k]
         slates[todo[enough]] = np.take_along_axis(draws, first, axis=1)[enough]
         todo = todo[~enough]
+    rows = np.flatnonzero(crowded)
+    if rows.size:
+        keys = rng.random((rows.size, n_items))
+        keys[seen.dense(users[rows]) & ~sparse_all[rows, None]] = np.inf
+        slates[rows] = np.argpartition(keys, k - 1, axis=1)[:, :k]
     return slates
