@@ -30,14 +30,25 @@ class AgentCheckError(Exception):
         self.problems = problems
 
 
-def check_agent(agent: Any, data: Dataset, *, k: int = 5, seed: int = 0, batch: int = 8) -> None:
-    """Exercise ``fit``, ``recommend``, ``update``, ``save`` and ``load`` on ``data``.
+def check_agent(agent: Any, data: Dataset, *, k: int = 5, seed: int = 0, batch: int = 8,
+                report_exceptions: bool = True) -> None:
+    """Exercise ``fit``, ``save``, ``load``, ``recommend`` and ``update`` on ``data``, in the order a run
+    calls them (fit, save, load, then recommend and update), and say everything the agent does wrong.
 
     Checks that slates have shape ``(B, k)``, integer ids in range and no repeats (for a batch and for a
     single user); that ``recommend`` leaves the saved state unchanged (it must not learn); that ``update``
     accepts clicks and no-clicks; and that ``load`` restores exactly what ``save`` wrote (same files, same
     slates). Recommending items from the user's history is allowed but wasteful (they cannot be clicked):
-    it gives a ``UserWarning``.
+    it gives a ``UserWarning``. Returns ``None`` when the agent passes.
+
+    Args:
+        agent: the agent, freshly constructed.
+        data: the dataset to fit on.
+        k: slate size.
+        seed: the seed given to ``fit`` (and used to pick the ``batch`` users).
+        batch: users per ``recommend`` call.
+        report_exceptions: list an exception raised by ``recommend`` or ``update`` as a problem (``True``),
+            or let it propagate with its traceback (``False``; ``recsim-lab run`` does this).
 
     Raises:
         AgentCheckError: listing every problem found.
@@ -49,15 +60,16 @@ def check_agent(agent: Any, data: Dataset, *, k: int = 5, seed: int = 0, batch: 
     rng = np.random.default_rng(seed)
     users = np.sort(rng.choice(data.n_users, size=min(batch, data.n_users), replace=False)).astype(np.int64)
     agent.fit(data, seed=seed)
-    slates = _checked_slates(agent, users, k, data, problems, "recommend(users, k)")
-    _checked_slates(agent, users[:1], k, data, problems, "recommend(one user, k)")
-    if problems:
-        raise AgentCheckError(problems)
     with tempfile.TemporaryDirectory() as tmp:
         before, after, reloaded = Path(tmp, "before"), Path(tmp, "after"), Path(tmp, "reloaded")
         for folder in (before, after, reloaded):
             folder.mkdir()
         agent.save(before)
+        agent.load(before)  # as a run restores the checkpoint before its first episode
+        slates = _checked_slates(agent, users, k, data, problems, "recommend(users, k)", report_exceptions)
+        _checked_slates(agent, users[:1], k, data, problems, "recommend(one user, k)", report_exceptions)
+        if problems:
+            raise AgentCheckError(problems)
         agent.recommend(users, k)
         agent.save(after)
         if not _same_files(before, after):
@@ -65,14 +77,17 @@ def check_agent(agent: Any, data: Dataset, *, k: int = 5, seed: int = 0, batch: 
         clicks = np.where(np.arange(users.size) % 2 == 0, slates[:, 0], -1)
         try:
             agent.update(users, slates, clicks)
-        except Exception as error:  # noqa: BLE001  (report whatever the agent raised)
+        except Exception as error:
+            if not report_exceptions:
+                raise
             problems.append(f"update(users, slates, clicks) raised {type(error).__name__}: {error}")
         agent.load(before)
         agent.save(reloaded)
         if not _same_files(before, reloaded):
             problems.append("load() then save() does not reproduce the checkpoint: the restore is not exact")
         elif not np.array_equal(np.asarray(agent.recommend(users, k)), slates):
-            problems.append("after load(), recommend() differs from before save(): the restore is not exact")
+            problems.append("after load(), recommend() differs from the first recommend() after load(): the "
+                            "restore is not exact")
     if problems:
         raise AgentCheckError(problems)
     seen = SeenItems.from_histories(data.histories, data.n_items)
@@ -80,11 +95,13 @@ def check_agent(agent: Any, data: Dataset, *, k: int = 5, seed: int = 0, batch: 
         warnings.warn("the agent recommends items from the user's history; they cannot be clicked", stacklevel=2)
 
 
-def _checked_slates(agent: Any, users: np.ndarray, k: int, data: Dataset, problems: list[str], call: str
-                    ) -> np.ndarray:
+def _checked_slates(agent: Any, users: np.ndarray, k: int, data: Dataset, problems: list[str], call: str,
+                    report_exceptions: bool) -> np.ndarray:
     try:
         slates = np.asarray(agent.recommend(users, k))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
+        if not report_exceptions:
+            raise
         problems.append(f"{call} raised {type(error).__name__}: {error}")
         return np.empty((0, k), dtype=np.int64)
     if slates.shape != (users.size, k):

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from agents.checker import check_agent
@@ -148,3 +149,40 @@ def test_the_template_agent_explores_reproducibly_per_episode(tmp_path, tiny_wor
     greedy = Explorer(epsilon=0.0)
     greedy.fit(tiny_world.dataset, seed=4)
     assert (greedy.recommend(users, 5) != slates[0]).any(axis=1).mean() > 0.3  # about half explore
+
+
+class StateFromLoad:
+    """Keeps nothing from fit but the data; everything it recommends from is set up in load, as the contract
+    allows (load comes before every episode, the first included)."""
+
+    def fit(self, data, *, seed):
+        self.counts = data.click_counts()
+
+    def save(self, path):
+        np.save(path / "counts.npy", self.counts)
+
+    def load(self, path):
+        self.ranking = np.argsort(-np.load(path / "counts.npy"), kind="stable")
+
+    def recommend(self, users, k):
+        return np.tile(self.ranking[:k], (users.size, 1))
+
+    def update(self, users, slates, clicks):
+        pass
+
+
+def test_check_agent_calls_the_methods_in_the_order_of_a_run(tiny_world):
+    with pytest.warns(UserWarning, match="history"):  # it ignores histories: allowed, but wasteful
+        check_agent(StateFromLoad(), tiny_world.dataset)  # recommend before any load would raise AttributeError
+
+
+def test_an_exception_during_the_pre_check_is_reported_like_one_during_the_run(agent_file, tiny_world_dir, tmp_path,
+                                                                               capsys):
+    path = tmp_path / "always.py"
+    path.write_text("from agents.popularity import PopularityAgent\n\n\nclass Always(PopularityAgent):\n"
+                    "    def update(self, users, slates, clicks):\n        raise RuntimeError('boom')\n")
+    assert run_cli(path, "Always", tiny_world_dir, tmp_path / "runs", "--no-progress") == 1
+    err = capsys.readouterr().err
+    assert f'File "{path}", line 6, in update' in err and "checker.py" not in err
+    assert err.splitlines()[-1] == "recsim-lab: error: the agent's update() raised RuntimeError: boom"
+    assert not (tmp_path / "runs").exists()

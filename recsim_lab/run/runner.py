@@ -149,7 +149,7 @@ def checked_agent(config: RunConfig, world: World) -> Agent:
     twin = make_agent(config.agent, world=world, **config.agent_options)
     agent_seed, _ = derive_seeds(config.seed, 0)
     try:
-        check_agent(twin, sample, k=world.rules.slate_size, seed=agent_seed)
+        check_agent(twin, sample, k=world.rules.slate_size, seed=agent_seed, report_exceptions=False)
     except AgentCheckError:
         raise
     except Exception as error:
