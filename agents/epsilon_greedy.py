@@ -30,7 +30,7 @@ class EpsilonGreedyAgent(ItemBandit):
     """Greedy top-k by click rate per show, each slot replaced by a random unseen item with probability
     ``epsilon`` (see the module docstring)."""
 
-    epsilon: float = 0.1
+    epsilon: float = 0.2
     """Probability that a slot explores (a uniformly random unseen item instead of the next greedy one)."""
 
     def __post_init__(self) -> None:

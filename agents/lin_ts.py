@@ -32,7 +32,7 @@ from recsim_lab.validation import check_fields
 class LinTSAgent(LinearBandit):
     """Top-k items by each user's draw from their Gaussian posterior (see the module docstring)."""
 
-    scale: float = 0.3
+    scale: float = 0.1
     """Standard deviation of the posterior draws in units of ``A_u^-1``'s (0: greedy ridge regression)."""
 
     name = "lin_ts"

@@ -27,7 +27,7 @@ from recsim_lab.validation import check_fields
 class LinUCBAgent(LinearBandit):
     """Top-k items by each user's LinUCB index (see the module docstring)."""
 
-    alpha: float = 0.5
+    alpha: float = 0.2
     """Width of the confidence bonus, in standard deviations of the estimate (0: greedy ridge regression)."""
 
     name = "lin_ucb"
