@@ -11,8 +11,10 @@ shown has an infinite index, so, as in UCB1, every item is shown once before any
 them the most clicked in the initial histories come first; at the start the agent is ``popularity``).
 All users of a step get the same ranking (less their own items): the index changes only in ``update``.
 
-``exploration`` scales the bonus (1: UCB1 as published). Defaults were chosen by measurement on the
-``small``, ``default`` and a differently seeded synthetic world (``benchmarks/README.md``, "Bandits").
+``exploration`` scales the bonus (1: UCB1 as published, the default). On the built-in worlds it made no
+difference (``benchmarks/README.md``, "Bandits"): each episode starts from the checkpoint with every item
+never shown, and all users of a step share one ranking, so an episode ends before UCB1 has shown every
+item once and reaches its confidence bonus.
 """
 
 from __future__ import annotations
