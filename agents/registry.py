@@ -30,6 +30,11 @@ BUILTIN_AGENTS: dict[str, tuple[str, str]] = {
     "funk_svd": ("agents.funk_svd:FunkSVDAgent", "matrix factorisation (TensorFlow), learns per response"),
     "content": ("agents.content:ContentAgent", "items whose text embedding is closest to the user's clicks"),
     "hybrid": ("agents.hybrid:HybridAgent", "funk_svd and content blended (or by slate slots)"),
+    "epsilon_greedy": ("agents.epsilon_greedy:EpsilonGreedyAgent", "per-item epsilon-greedy on clicks per show"),
+    "ucb1": ("agents.ucb1:UCB1Agent", "per-item UCB1 on clicks per show"),
+    "thompson": ("agents.thompson:ThompsonAgent", "per-item Beta-Bernoulli Thompson sampling"),
+    "lin_ucb": ("agents.lin_ucb:LinUCBAgent", "LinUCB per user over projected text embeddings"),
+    "lin_ts": ("agents.lin_ts:LinTSAgent", "linear Thompson sampling per user over projected text embeddings"),
 }
 
 DEFAULT_AGENT = "hybrid"
