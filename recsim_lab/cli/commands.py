@@ -408,8 +408,10 @@ def _envs(args: argparse.Namespace) -> int:
 
 
 def _agents(args: argparse.Namespace) -> int:
-    for name, (target, summary) in registered_agents().items():
-        print(f"{name:12} {summary}  [{target}]")
+    known = registered_agents()
+    width = max(map(len, known))
+    for name, (target, summary) in known.items():
+        print(f"{name:{width}}  {summary}  [{target}]")
     print("\nYour own agent: --agent path/to/file.py:Class or --agent package.module:Class")
     return 0
 
