@@ -1,0 +1,169 @@
+"""Bad input gets one line and exit code 2, and loses nothing (issue 11, item 6).
+
+Each test here failed before its fix: malformed world files that gave tracebacks, finite but extreme values
+that gave NaN patience, wrong line numbers for undecodable bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from recsim_lab.cli.commands import main
+from recsim_lab.data.interactions_csv import read_interactions_csv
+from recsim_lab.data.jsonl import read_json_lines
+from recsim_lab.errors import DataFormatError
+from recsim_lab.worlds.world import Rules, World
+
+
+def copy_world(tiny_world_dir, tmp_path):
+    return shutil.copytree(tiny_world_dir, tmp_path / "w")
+
+
+def rewrite_meta(directory, **changes):
+    meta = json.loads((directory / "world.json").read_text())
+    meta.update(changes)
+    (directory / "world.json").write_text(json.dumps(meta))
+
+
+def run_on(directory, tmp_path, capsys):
+    """``recsim-lab run`` on the world directory: (exit code, stderr); no traceback may escape."""
+    code = main(["run", "--env", str(directory), "--agent", "random", "--episodes", "1", "--no-progress",
+                 "--no-report", "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    return code, err
+
+
+# --- malformed world files: one line naming the file ------------------------------------------------------------
+def truncated_npz(d):
+    data = (d / "world.npz").read_bytes()
+    (d / "world.npz").write_bytes(data[: len(data) // 2])
+
+
+def npy_as_npz(d):
+    with (d / "world.npz").open("wb") as handle:
+        np.save(handle, np.zeros((3, 3)))
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (truncated_npz, "world.npz: not a readable .npz file"),
+    (lambda d: (d / "world.npz").write_bytes(b""), "world.npz: not a readable .npz file (empty file)"),
+    (npy_as_npz, "world.npz: not a readable .npz file (a single .npy array, not an .npz archive of named arrays)"),
+    (lambda d: rewrite_meta(d, n_train_users="20"),
+     "world.json: n_train_users must be an integer in [0, 40], got '20' (str)"),
+    (lambda d: rewrite_meta(d, n_train_users=41), "world.json: n_train_users must be an integer in [0, 40], got 41"),
+    (lambda d: rewrite_meta(d, name=["x"]), "world.json: name must be a string, got ['x'] (list)"),
+    (lambda d: (d / "world.json").write_text("[" * 100_000 + "]" * 100_000),
+     "world.json, line 1: invalid JSON (nested too deeply)"),
+    (lambda d: (d / "world.json").write_bytes(b'{\n"name": "a",\n"seed": "\xff"\n}\n'),
+     "world.json, line 3: not UTF-8 text (invalid start byte at byte 10 of the line)"),
+    (lambda d: (d / "world.json").write_text('{\n"seed": ' + "9" * 4301 + "}"),
+     "world.json, line 2: invalid JSON (an integer of more than 4300 digits)"),
+])
+def test_malformed_world_files_are_one_line(tmp_path, tiny_world_dir, capsys, damage, message):
+    directory = copy_world(tiny_world_dir, tmp_path)
+    damage(directory)
+    with pytest.raises(DataFormatError) as error:
+        World.load(directory)
+    assert message in str(error.value)
+    code, err = run_on(directory, tmp_path, capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err
+    assert not (tmp_path / "runs").exists()
+
+
+def user_line(directory, number, text):
+    path = directory / "user_data.json"
+    lines = path.read_bytes().split(b"\n")
+    lines[number - 1] = text
+    path.write_bytes(b"\n".join(lines))
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    (b'{"user_id": 2, "history": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     "user_data.json, line 3: invalid JSON (nested too deeply)"),
+    (b'{"user_id": 2, "history": [], "x": "\xc3("}', "user_data.json, line 3: not UTF-8 text"),
+    (b'{"user_id": ' + b"9" * 4301 + b', "history": []}',
+     "user_data.json, line 3: invalid JSON (an integer of more than 4300 digits)"),
+])
+def test_malformed_json_lines_are_one_line(tmp_path, tiny_world_dir, capsys, line, message):
+    directory = copy_world(tiny_world_dir, tmp_path)
+    user_line(directory, 3, line)
+    with pytest.raises(DataFormatError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        list(read_json_lines(directory / "user_data.json"))
+    code, err = run_on(directory, tmp_path, capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_undecodable_bytes_far_into_a_json_lines_file_name_their_line(tmp_path):
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b'{"a": "' + b"x" * 100 + b'"}\n' * 1 + b"".join(b'{"a": %d}\n' % i for i in range(2, 5000))
+                     + b'{"a": "\xff"}\n' + b'{"a": 1}\n' * 100)
+    with pytest.raises(DataFormatError, match=r"big.jsonl, line 5000: not UTF-8 text"):
+        list(read_json_lines(path))
+
+
+# --- the CSV importer's line for undecodable bytes ------------------------------------------------------------
+@pytest.mark.parametrize("bad_line", [2, 3, 700, 4999])
+def test_csv_importer_names_the_line_of_undecodable_bytes(tmp_path, bad_line):
+    (tmp_path / "items.csv").write_text("item\n" + "".join(f"i{i}\n" for i in range(10)))
+    rows = [b"user,item"] + [b"u%d,i%d" % (n % 7, n % 10) for n in range(2, 5001)]
+    rows[bad_line - 1] = b"u\xe9,i1"  # Latin-1, not UTF-8
+    (tmp_path / "interactions.csv").write_bytes(b"\r\n".join(rows) + b"\r\n")
+    with pytest.raises(DataFormatError) as error:
+        read_interactions_csv(tmp_path)
+    assert f"interactions.csv, line {bad_line}: not UTF-8 text" in str(error.value)
+
+
+# --- finite but extreme values --------------------------------------------------------------------------------
+def rewrite_arrays(directory, users=1.0, items=1.0, dtype=None):
+    with np.load(directory / "world.npz") as arrays:
+        data = dict(arrays)
+    data["user_embeddings"] = data["user_embeddings"].astype(np.float64) * users
+    data["item_embeddings"] = data["item_embeddings"].astype(np.float64) * items
+    if dtype is not None:
+        data["item_embeddings"] = data["item_embeddings"].astype(dtype)
+    np.savez(directory / "world.npz", **data)
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda d: rewrite_arrays(d, users=1e20, items=1e20),
+     "world.npz: the largest possible score, max |user_embeddings row| * max |item_embeddings row|"),
+    (lambda d: rewrite_arrays(d, users=1e39), "world.npz: user_embeddings holds values outside float32's range"),
+    (lambda d: rewrite_arrays(d, dtype=np.complex64),
+     "world.npz: item_embeddings must hold real numbers (integers or floats), got dtype complex64"),
+    (lambda d: rewrite_meta(d, rules={"no_click_threshold": 1e308}),
+     "world.json: rules: |Rules.no_click_threshold| / Rules.temperature must stay within float range"),
+    (lambda d: rewrite_meta(d, rules={"temperature": 1e-320}),
+     "world.json: rules: |Rules.no_click_threshold| / Rules.temperature must stay within float range"),
+    (lambda d: (rewrite_arrays(d, users=1e18, items=1e18), rewrite_meta(d, rules={"temperature": 1e-290})),
+     "world.npz: the largest possible score"),
+])
+def test_extreme_values_are_rejected_at_load(tmp_path, tiny_world_dir, capsys, damage, message):
+    directory = copy_world(tiny_world_dir, tmp_path)
+    damage(directory)
+    with pytest.raises(DataFormatError) as error:
+        World.load(directory)
+    assert message in str(error.value)
+    code, err = run_on(directory, tmp_path, capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_large_but_safe_values_still_load_and_play(tmp_path, tiny_world_dir, capsys):
+    directory = copy_world(tiny_world_dir, tmp_path)
+    rewrite_arrays(directory, users=1e15, items=1e15)  # scores near 1e30: within float32, a sharp softmax
+    World.load(directory)
+    code, _ = run_on(directory, tmp_path, capsys)
+    assert code == 0
+    summary = json.loads(next((tmp_path / "runs").iterdir()).joinpath("summary.json").read_text())
+    assert 0.0 <= summary["mean_score"] < 1.0 and np.isfinite(summary["mean_score"])
+
+
+def test_rules_refuse_a_threshold_whose_softmax_logit_overflows():
+    with pytest.raises(ValueError, match=r"\|Rules.no_click_threshold\| / Rules.temperature"):
+        Rules(no_click_threshold=1e308)
+    with pytest.raises(ValueError, match=r"\|Rules.no_click_threshold\| / Rules.temperature"):
+        Rules(no_click_threshold=-1e300, temperature=1e-10)
+    Rules(no_click_threshold=1e300, temperature=0.1)  # huge but finite logits: allowed
