@@ -7,7 +7,11 @@ that gave NaN patience, wrong line numbers for undecodable bytes.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +21,8 @@ from recsim_lab.data.interactions_csv import read_interactions_csv
 from recsim_lab.data.jsonl import read_json_lines
 from recsim_lab.errors import DataFormatError
 from recsim_lab.worlds.world import Rules, World
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def copy_world(tiny_world_dir, tmp_path):
@@ -167,3 +173,27 @@ def test_rules_refuse_a_threshold_whose_softmax_logit_overflows():
     with pytest.raises(ValueError, match=r"\|Rules.no_click_threshold\| / Rules.temperature"):
         Rules(no_click_threshold=-1e300, temperature=1e-10)
     Rules(no_click_threshold=1e300, temperature=0.1)  # huge but finite logits: allowed
+
+
+# --- News Category: the same file and seed give the same world, whatever PYTHONHASHSEED ---------------------------
+def test_news_category_import_does_not_depend_on_the_hash_seed(tmp_path):
+    topics = {"SPORTS": "match goal team season coach league final score", "FOOD": "recipe bread cheese dinner "
+              "oven salad soup spice", "TRAVEL": "trip hotel beach flight island museum city train"}
+    rows = []
+    for i in range(90):
+        category = list(topics)[i % 3]
+        words = topics[category].split()
+        rows.append({"headline": " ".join(words[(i + j * 3) % 8] for j in range(4)) + f" story {i % 7}",
+                     "category": category, "short_description": f"the {words[i % 8]} and {words[(i + 5) % 8]}"})
+    source = tmp_path / "news.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    worlds = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"world{hash_seed}"
+        subprocess.run([sys.executable, "-c", "from recsim_lab.cli import main; raise SystemExit(main())", "data",
+                        "import", "news-category", str(source), "--out", str(out), "--users", "60",
+                        "--min-history", "2"],
+                       env={**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}, check=True,
+                       capture_output=True)
+        worlds.append((out / "world.npz").read_bytes())
+    assert worlds[0] == worlds[1]

@@ -70,7 +70,7 @@ def text_embedding(texts: Sequence[str], dims: int, seed: int = 0) -> np.ndarray
     vocabulary: dict[str, int] = {}
     rows, cols = [], []
     for row, text in enumerate(texts):
-        for token in set(_TOKEN.findall(text.lower())):
+        for token in sorted(set(_TOKEN.findall(text.lower()))):  # sorted: set order varies with the hash seed
             rows.append(row)
             cols.append(vocabulary.setdefault(token, len(vocabulary)))
     n = len(texts)
