@@ -6,9 +6,11 @@ that gave NaN patience, wrong line numbers for undecodable bytes.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from recsim_lab.atomic import atomic_write_text
 from recsim_lab.cli.commands import main
 from recsim_lab.data.interactions_csv import read_interactions_csv
 from recsim_lab.data.jsonl import read_json_lines
@@ -197,3 +200,126 @@ def test_news_category_import_does_not_depend_on_the_hash_seed(tmp_path):
                        capture_output=True)
         worlds.append((out / "world.npz").read_bytes())
     assert worlds[0] == worlds[1]
+
+
+# --- full disk, read-only --out, umask ------------------------------------------------------------------------
+def test_outputs_honour_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+        os.umask(0o002)
+        atomic_write_text(tmp_path / "b.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "b.txt").stat().st_mode) == 0o664
+
+
+def full_disk(monkeypatch, after_bytes=10):
+    """Every atomic write fails with ENOSPC once ``after_bytes`` of it are written, as a full disk does."""
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, handle):
+            self.handle, self.written = handle, 0
+
+        def write(self, data):
+            if self.written + len(data) > after_bytes:
+                self.handle.write(data[: after_bytes - self.written])
+                self.handle.flush()
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            self.written += len(data)
+            return self.handle.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.handle, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.handle.close()
+
+    monkeypatch.setattr("recsim_lab.atomic.os.fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)))
+
+
+def every_file(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--env", "{world}", "--agent", "random", "--episodes", "1", "--no-progress", "--no-report",
+     "--out", "{out}"],
+    ["export-datalab", "{out}/kit", "--env", "{world}"],
+    ["data", "import", "csv", "{csv}", "--out", "{out}/world", "--min-history", "1"],
+])
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path, tiny_world_dir, monkeypatch, capsys, command):
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    (csv / "items.csv").write_text("item\n" + "".join(f"i{i}\n" for i in range(8)))
+    (csv / "interactions.csv").write_text("user,item\n" + "".join(f"u{n % 3},i{n % 8}\n" for n in range(40)))
+    out = tmp_path / "out"
+    out.mkdir()
+    full_disk(monkeypatch)
+    args = [a.format(world=tiny_world_dir, out=out, csv=csv) for a in command]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
+    assert every_file(out) == []  # no half-written file, no temporary, no empty run or staging folder
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--env", "{world}", "--agent", "random", "--episodes", "1", "--no-progress", "--no-report",
+     "--out", "{out}/runs"],
+    ["export-datalab", "{out}/kit", "--env", "{world}"],
+])
+def test_a_read_only_out_is_one_line(tmp_path, tiny_world_dir, monkeypatch, capsys, command):
+    out = tmp_path / "out"
+    out.mkdir()
+    if os.geteuid() == 0:  # root writes through permission bits: a read-only file system says so instead
+        def read_only(*args, **kwargs):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(out))
+
+        monkeypatch.setattr("recsim_lab.atomic.tempfile.mkstemp", read_only)
+        monkeypatch.setattr("pathlib.Path.mkdir", read_only)
+    else:
+        out.chmod(0o555)
+    try:
+        assert main([a.format(world=tiny_world_dir, out=out) for a in command]) == 2
+    finally:
+        out.chmod(0o755)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("recsim-lab: error: ") and "Traceback" not in err
+    assert str(out) in err and every_file(out) == []
+
+
+# --- a closed pipe ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["agents", "envs"])
+def test_a_reader_that_has_gone_gets_no_traceback(command):
+    read, write = os.pipe()
+    os.close(read)  # the reader has gone before the first byte, as `| head -1` may be by the flush at exit
+    try:
+        writer = subprocess.run([sys.executable, "-c", "from recsim_lab.cli import main; raise SystemExit(main())",
+                                 command], stdout=write, stderr=subprocess.PIPE, timeout=120,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+    finally:
+        os.close(write)
+    assert writer.stderr == b"" and writer.returncode == 1
+
+
+# --- a killed import's staging folder -----------------------------------------------------------------------------
+def test_a_killed_imports_staging_folder_is_cleaned_by_the_next_import(tmp_path, capsys):
+    csv = tmp_path / "csv"
+    csv.mkdir()
+    (csv / "items.csv").write_text("item\n" + "".join(f"i{i}\n" for i in range(8)))
+    (csv / "interactions.csv").write_text("user,item\n" + "".join(f"u{n % 3},i{n % 8}\n" for n in range(40)))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    stale = tmp_path / f".world.{dead}.abc123.importing"
+    stale.mkdir()
+    (stale / "world.npz").write_bytes(b"half")
+    live = tmp_path / f".world.{os.getpid()}.def456.importing"  # an import still running (this process)
+    live.mkdir()
+    assert main(["data", "import", "csv", str(csv), "--out", str(tmp_path / "world"), "--min-history", "1"]) == 0
+    assert "removed a killed import's staging folder" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["csv", "world", live.name])
