@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsim_lab.atomic import atomic_write_text
+from recsim_lab.atomic import atomic_write_text, removing_new_folders
 from recsim_lab.data.datalab import ITEM_FILE, USER_FILE, write_datalab
 from recsim_lab.worlds.presets import PRESETS, make_world
 
@@ -85,9 +85,10 @@ def export_datalab(directory: str | Path, env: str | Path = "default") -> list[P
     recorded = spec if spec in PRESETS else str(Path(spec).resolve())
 
     shim, init = evaluation_dir / "environment.py", evaluation_dir / "__init__.py"
-    atomic_write_text(shim, _SHIM.format(world=recorded, marker=MARKER))
-    atomic_write_text(init, _INIT)
-    write_datalab(world.dataset, dataset_dir)
+    with removing_new_folders(dataset_dir, evaluation_dir):
+        atomic_write_text(shim, _SHIM.format(world=recorded, marker=MARKER))
+        atomic_write_text(init, _INIT)
+        write_datalab(world.dataset, dataset_dir)
     return [shim, init, dataset_dir / ITEM_FILE, dataset_dir / USER_FILE]
 
 

@@ -51,7 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.command(args)
+        code = args.command(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:  # `recsim-lab ... | head`: the reader has gone; stop quietly, as Unix tools do
+        _silence_stdout()
+        return 1
     except AgentRaised as error:  # a bug inside the agent: its traceback, then one line
         print(agent_traceback(error), end="", file=sys.stderr)
         print(f"recsim-lab: error: {_message(error)}", file=sys.stderr)
@@ -65,6 +70,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingExtraError as error:  # an optional feature whose extra is not installed: says what to install
         print(f"recsim-lab: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a full disk, a read-only --out, a folder where a file should be: one line
+        print(f"recsim-lab: error: {_os_message(error)}", file=sys.stderr)
+        return 2
+
+
+def _os_message(error: OSError) -> str:
+    """``/out/x: No space left on device`` (with the error's notes), not ``[Errno 28] ...``."""
+    where = next((str(name) for name in (error.filename, error.filename2) if name is not None), None)
+    text = error.strerror or str(error)
+    return "; ".join([f"{where}: {text}" if where else text, *getattr(error, "__notes__", ())])
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush of a closed pipe raises nothing (the
+    recipe of the Python documentation, "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout replaced by an object without a file descriptor
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _message(error: BaseException) -> str:

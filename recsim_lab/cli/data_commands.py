@@ -79,6 +79,8 @@ def _import(args: argparse.Namespace) -> int:
     split, calibration = info["split"], info["calibration"]
     fid = calibration["fidelity"]
     print(f"{args.format} {args.path} -> {args.out}")
+    for path in imported.removed:
+        print(f"  removed a killed import's staging folder: {path}")
     print(f"  users {world.dataset.n_users:,} ({split['users_dropped']:,} dropped below --min-history), "
           f"items {world.dataset.n_items:,} ({split['items_dropped']:,} never clicked, dropped), "
           f"clicks {split['visible_clicks']:,} visible + {split['future_clicks']:,} held out")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from recsim_lab.data.ids import IdMap
-from recsim_lab.errors import DataFormatError
+from recsim_lab.errors import DataFormatError, undecodable
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,15 +83,14 @@ def read_lines(path: Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]
     """
     if not path.is_file():
         raise DataFormatError(path, "file not found")
-    number = 0
     with path.open(encoding=encoding, newline="") as handle:
         try:
-            for number, text in enumerate(handle, start=1):  # noqa: B007 (number is read after the loop)
+            for number, text in enumerate(handle, start=1):
                 text = text.rstrip("\r\n")
                 if text.strip():
                     yield number, text
-        except UnicodeDecodeError as error:
-            raise DataFormatError(path, f"not {encoding} text ({error.reason})", number + 1) from None
+        except UnicodeDecodeError:  # decoded ahead of the line handed out: find the line that fails
+            raise undecodable(path, encoding) from None
 
 
 def note_first_listing(path: Path, number: int, what: str, value: Any, first_line: dict[Any, int]) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from recsim_lab.data.clicklog import ClickLog, CodeBook, note_first_listing
 from recsim_lab.data.ids import IdMap
-from recsim_lab.errors import DataFormatError
+from recsim_lab.errors import DataFormatError, undecodable
 
 INTERACTIONS_FILE = "interactions.csv"
 ITEMS_FILE = "items.csv"
@@ -110,8 +110,8 @@ def _rows(path: Path, required: tuple[str, ...]):
                 yield reader.line_num, dict(zip(header, row))
         except csv.Error as error:
             raise DataFormatError(path, f"malformed CSV ({error})", reader.line_num) from None
-        except UnicodeDecodeError as error:
-            raise DataFormatError(path, f"not UTF-8 text ({error.reason})", reader.line_num + 1) from None
+        except UnicodeDecodeError:  # decoded ahead of the reader's line: find the line that fails
+            raise undecodable(path) from None
 
 
 def _number(path: Path, line: int, name: str, text: str) -> float:

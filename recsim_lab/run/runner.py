@@ -22,7 +22,7 @@ from agents.protocol import Agent
 from agents.registry import BUILTIN_AGENTS, DEFAULT_AGENT, make_agent
 from envs.batch_env import BatchSlateEnv
 from recsim_lab import __version__
-from recsim_lab.atomic import atomic_write_text
+from recsim_lab.atomic import atomic_write_text, removing_new_folders
 from recsim_lab.data import Dataset
 from recsim_lab.data.ids import original_user_ids
 from recsim_lab.run.episode import EpisodeResult, play_episode
@@ -285,8 +285,14 @@ def _what_is_left(directory: Path, record: RunRecord, episodes: int) -> str:
 def create_run_directory(config: RunConfig, world: World, **extra: Any) -> Path:
     """A new ``<out>/<env>__<agent>__<seed>__<time>/`` holding ``config.json`` (the resolved ``config``, the
     world's shape and rules, and ``extra``)."""
-    directory = _new_run_directory(Path(config.out), _label(config.env), _label(config.agent), config.seed)
-    write_json(directory / "config.json", {**_resolved_config(config, world), **extra})
+    out = Path(config.out)
+    with removing_new_folders(out):
+        directory = _new_run_directory(out, _label(config.env), _label(config.agent), config.seed)
+        try:
+            write_json(directory / "config.json", {**_resolved_config(config, world), **extra})
+        except BaseException:  # e.g. a full disk: no empty run directory is left behind
+            directory.rmdir()
+            raise
     return directory
 
 

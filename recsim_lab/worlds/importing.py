@@ -12,7 +12,9 @@
    is the one they were generated from) and record the figures;
 4. **write** ``user_data.json``, ``item_data.json``, ``world.npz`` (vectors and futures), ``ids.json`` and
    ``world.json`` into a temporary directory beside WORLD_DIR, then rename it to WORLD_DIR: nothing appears
-   at WORLD_DIR unless the whole import succeeded.
+   at WORLD_DIR unless the whole import succeeded. The temporary directory, ``.NAME.PID.XXXX.importing``,
+   names the importing process; one left by a killed import (its process gone) is removed by the next
+   import to the same WORLD_DIR.
 
 Users are numbered in sorted order of their original ids (numerically when all are integers) and the first
 half form the training population; items keep the order of the catalogue file.
@@ -20,6 +22,7 @@ half form the training population; items keep the order of the catalogue file.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
@@ -93,6 +96,8 @@ class Imported:
     users: IdMap
     items: IdMap
     seconds: dict[str, float]
+    removed: list[Path] = field(default_factory=list)
+    """Staging folders of killed imports to the same place, removed by this one."""
 
 
 def read_log(fmt: str, path: str | Path) -> ClickLog:
@@ -207,7 +212,8 @@ def write_world_directory(imported: Imported, out: str | Path, force: bool = Fal
     out = Path(out)
     _check_target(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".importing", dir=out.parent))
+    imported.removed.extend(remove_stale_staging(out))
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".importing", dir=out.parent))
     try:
         imported.world.save(staging)
         save_ids(staging, imported.users, imported.items)
@@ -222,6 +228,37 @@ def write_world_directory(imported: Imported, out: str | Path, force: bool = Fal
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
+
+
+def remove_stale_staging(out: Path) -> list[Path]:
+    """Remove the staging (``.NAME.PID.XXXX.importing``) and retired (``.NAME.PID.replaced``) folders beside
+    ``out`` whose process PID is gone: what a killed import left. Folders of a live process, and those
+    without a PID in their name, are left alone. Returns the folders removed."""
+    removed = []
+    prefix = f".{out.name}."
+    for path in out.parent.glob(f"{glob.escape(prefix)}*"):
+        rest = path.name[len(prefix):]
+        pid = rest.partition(".")[0]
+        if not (path.is_dir() and rest.endswith((".importing", ".replaced")) and pid.isdigit()):
+            continue
+        if _process_alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError, OSError):  # another user's process, or not a pid
+        return True
+    return True
 
 
 def _check_target(out: Path, force: bool) -> None:

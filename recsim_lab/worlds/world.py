@@ -14,6 +14,7 @@ of their real click log, in ``world.npz`` as a CSR pair ``future_indptr`` (n_use
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -24,14 +25,24 @@ import numpy as np
 from recsim_lab.atomic import atomic_save_npz, atomic_write_text
 from recsim_lab.data import Dataset
 from recsim_lab.data.datalab import read_datalab, write_datalab
+from recsim_lab.data.jsonl import read_json_file
 from recsim_lab.errors import DataFormatError
-from recsim_lab.validation import check_choice, check_fields
+from recsim_lab.validation import check_choice, check_fields, check_scalar
 
 WORLD_ARRAYS = "world.npz"
 WORLD_META = "world.json"
 CHOICE_MODELS = ("softmax", "replay")
 """``softmax``: the DataLab choice over true scores; ``replay``: the earliest held-out future item (see
 :mod:`recsim_lab.sim.population`)."""
+
+MAX_SCORE = float(np.finfo(np.float32).max) / 2
+"""The largest true score a world may produce: scores are float32 dot products, and half of float32's range
+leaves room for the rounding of the sum. A world's bound on its scores is ``max |user row| * max |item row|``
+(Cauchy-Schwarz)."""
+MAX_LOGIT = float(np.finfo(np.float64).max) / 2
+"""The largest ``|score| / temperature`` (and ``|threshold| / temperature``) allowed: the softmax subtracts
+the largest logit from each, so twice this must still be a finite float64 for the click probabilities and the
+patience that adds them up to stay finite."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,10 @@ class Rules:
         check_fields(self, ("temperature", "initial_patience"), float, prefix="Rules.", min_val=0.0,
                      include_boundaries="neither")
         check_choice(self.choice, "Rules.choice", CHOICE_MODELS)
+        if abs(self.no_click_threshold) > self.temperature * MAX_LOGIT:
+            raise ValueError(f"|Rules.no_click_threshold| / Rules.temperature must stay within float range "
+                             f"(at most {MAX_LOGIT:.3g}, so that the softmax stays finite); got "
+                             f"{self.no_click_threshold:g} / {self.temperature:g}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Rules:
@@ -108,6 +123,7 @@ class World:
         if items.shape[0] != self.dataset.n_items:
             raise ValueError(f"item_embeddings has {items.shape[0]} rows but the dataset has "
                              f"{self.dataset.n_items} items")
+        _check_score_range(users, items, self.rules)
         if self.dataset.n_items < self.rules.slate_size:
             raise ValueError(f"a world needs at least slate_size={self.rules.slate_size} items, "
                              f"got {self.dataset.n_items}")
@@ -176,26 +192,40 @@ class World:
         if not arrays_path.is_file():
             raise DataFormatError(arrays_path, "not found: a world directory needs the hidden truth "
                                                "(user_embeddings, item_embeddings) beside its dataset files")
-        meta = _read_meta(directory / WORLD_META)
-        dataset = read_datalab(directory, n_train_users=meta.pop("n_train_users", None))
+        meta_path = directory / WORLD_META
+        meta = _read_meta(meta_path)
+        dataset = read_datalab(directory)
+        n_train_users = meta.pop("n_train_users", None)
         try:
-            with np.load(arrays_path, allow_pickle=False) as arrays:
+            if n_train_users is not None:
+                n_train_users = check_scalar(n_train_users, "n_train_users", int, min_val=0, max_val=dataset.n_users)
+                dataset = replace(dataset, n_train_users=n_train_users)
+            name = check_scalar(meta.pop("name", directory.resolve().name), "name", str)
+        except ValueError as error:
+            raise DataFormatError(meta_path, str(error)) from None
+        try:
+            loaded = np.load(arrays_path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise DataFormatError(arrays_path, "not a readable .npz file (a single .npy array, not an .npz "
+                                                   "archive of named arrays)")
+            with loaded as arrays:
                 missing = {"user_embeddings", "item_embeddings"} - set(arrays.files)
                 if missing:
                     raise DataFormatError(arrays_path, f"missing array(s) {sorted(missing)}")
                 users, items = arrays["user_embeddings"], arrays["item_embeddings"]
                 futures = _read_futures(arrays, dataset.n_users, arrays_path)
-        except (OSError, ValueError) as error:
-            if isinstance(error, DataFormatError):
-                raise
+        except DataFormatError:
+            raise
+        except EOFError:  # np.load of an empty file
+            raise DataFormatError(arrays_path, "not a readable .npz file (empty file)") from None
+        except (OSError, ValueError, zipfile.BadZipFile) as error:  # truncated or damaged archive or member
             raise DataFormatError(arrays_path, f"not a readable .npz file ({error})") from None
         try:
             rules = Rules.from_dict(meta.pop("rules", {}))
         except (TypeError, ValueError) as error:
             raise DataFormatError(directory / WORLD_META, f"rules: {error}") from None
         try:
-            return cls(dataset, users, items, rules=rules, name=meta.pop("name", directory.resolve().name),
-                       info=meta, futures=futures)
+            return cls(dataset, users, items, rules=rules, name=name, info=meta, futures=futures)
         except ValueError as error:
             raise DataFormatError(arrays_path, str(error)) from None
 
@@ -204,13 +234,35 @@ def _finite_matrix(name: str, array: np.ndarray) -> np.ndarray:
     array = np.asarray(array)
     if array.ndim != 2 or array.shape[1] == 0:
         raise ValueError(f"{name} must be a 2-D array (rows, dim) with dim >= 1, got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}")
-    array = np.ascontiguousarray(array, dtype=np.float32)
-    if not np.isfinite(array).all():
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        kind = "numeric" if not np.issubdtype(array.dtype, np.number) else "real numbers (integers or floats)"
+        raise ValueError(f"{name} must hold {kind}, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
         row = int(np.argwhere(~np.isfinite(array))[0, 0])
         raise ValueError(f"{name} contains NaN or inf (first in row {row})")
-    return array
+    if array.size and float(np.abs(array).max()) > float(np.finfo(np.float32).max):
+        row = int(np.argwhere(np.abs(array) > np.finfo(np.float32).max)[0, 0])
+        raise ValueError(f"{name} holds values outside float32's range, in which worlds are stored (first in "
+                         f"row {row})")
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _check_score_range(users: np.ndarray, items: np.ndarray, rules: Rules) -> None:
+    """Refuse vectors whose scores could overflow: float32 scores, or the softmax's ``score / temperature``.
+
+    Raises:
+        ValueError: naming both arrays, their largest row norms, the bound and the reason.
+    """
+    largest_user = float(np.linalg.norm(users.astype(np.float64), axis=1).max(initial=0.0))
+    largest_item = float(np.linalg.norm(items.astype(np.float64), axis=1).max(initial=0.0))
+    bound = largest_user * largest_item
+    limit = min(MAX_SCORE, rules.temperature * MAX_LOGIT)
+    if bound > limit:
+        reason = "half of float32's range, in which scores are computed" if limit == MAX_SCORE else \
+            f"Rules.temperature ({rules.temperature:g}) times {MAX_LOGIT:.3g}, beyond which score / temperature " \
+            f"overflows the softmax"
+        raise ValueError(f"the largest possible score, max |user_embeddings row| * max |item_embeddings row| = "
+                         f"{largest_user:.3g} * {largest_item:.3g} = {bound:.3g}, exceeds {limit:.3g} ({reason})")
 
 
 def _checked_futures(futures: Sequence[np.ndarray], dataset: Dataset) -> tuple[np.ndarray, ...]:
@@ -269,10 +321,7 @@ def _read_futures(arrays: Any, n_users: int, path: Path) -> list[np.ndarray] | N
 def _read_meta(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise DataFormatError(path, f"invalid JSON ({error.msg})", error.lineno) from None
+    meta = read_json_file(path)
     if not isinstance(meta, dict):
         raise DataFormatError(path, "expected a JSON object")
     return meta
