@@ -30,14 +30,15 @@ from agents.popularity import PopularityAgent
 
 class Pausing(PopularityAgent):
     """Popularity that, when PAUSE_FILE is set, creates that file as the second episode starts (the runner
-    restores the checkpoint, so episode 0 is saved) and then waits there to be stopped. Loads are counted per
-    instance: `run` first checks a twin of the agent on a sample, and the twin loads too."""
+    restores the checkpoint, so episode 0 is saved) and then waits there to be stopped. Only the run's own
+    checkpoint counts: `run` first checks a twin of the agent on a sample, which loads from folders of its own."""
 
     def load(self, path):
         super().load(path)
-        self.loads = getattr(self, "loads", 0) + 1
+        if Path(path).name == "checkpoint":
+            self.loads = getattr(self, "loads", 0) + 1
         pause = os.environ.get("PAUSE_FILE")
-        if pause and self.loads == 2:
+        if pause and getattr(self, "loads", 0) == 2:
             Path(pause).touch()
             time.sleep(120)  # inside the runner's episode loop: Ctrl-C or a kill ends it
 '''
