@@ -15,11 +15,13 @@ agent's traceback) and nothing else. If the evaluation itself is interrupted, it
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from recsim_lab.evaluation.isolation import isolation_problem
 from recsim_lab.evaluation.sandbox import AgentFailure, SandboxedAgent
 from recsim_lab.run.failures import AgentRaised
 from recsim_lab.run.runner import (
@@ -49,7 +51,10 @@ class EvaluateConfig(ProtocolConfig):
     time_limit: float = 3600.0
     """Seconds of wall time for the whole evaluation: starting the agent's process, fit, all episodes."""
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT
-    """Address-space limit of the agent's process in bytes (``RLIMIT_AS``); ``None``: no limit."""
+    """Bytes: the memory of the submission's whole process tree, and each process's address space
+    (``RLIMIT_AS``); ``None``: no limit."""
+    insecure: bool = False
+    """Run the submission as a plain child process, without isolation: for code you trust."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -87,17 +92,26 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
         both with ``evaluation``: the limits and ``wall_s``, the seconds the evaluation took.
     """
 
+    problem = None if config.insecure else isolation_problem()
+    if problem is not None:
+        raise ValueError(f"{problem}; or pass --insecure to run code you trust without isolation")
     world = make_world(config.env) if world is None else world
     protocol = config.protocol()
-    limits = {"time_limit_s": config.time_limit, "memory_limit_bytes": config.memory_limit}
+    limits = {"time_limit_s": config.time_limit, "memory_limit_bytes": config.memory_limit,
+              "isolated": not config.insecure}
     directory = create_run_directory(protocol, world, evaluation=limits)
+    hide = tuple(Path(path).resolve() for path in (config.env, config.out, directory) if Path(path).exists())
     start = time.monotonic()
     try:
-        with SandboxedAgent(config.agent, config.agent_options, n_items=world.dataset.n_items,
-                            time_limit=config.time_limit, memory_limit=config.memory_limit) as agent:
+        # the agent saves into its own private folder; the scorer's checkpoint path is only a name to it
+        with tempfile.TemporaryDirectory(prefix="recsim-lab-checkpoint-") as checkpoint, \
+                SandboxedAgent(config.agent, config.agent_options, n_items=world.dataset.n_items,
+                               time_limit=config.time_limit, memory_limit=config.memory_limit,
+                               isolated=not config.insecure, hide=hide) as agent:
             results = run_episodes(world, agent, episodes=protocol.episodes, seed=protocol.seed,
-                                   checkpoint=directory / "checkpoint", split=protocol.split,
+                                   checkpoint=Path(checkpoint), split=protocol.split,
                                    batch_size=protocol.batch_size, progress=protocol.progress)
+        # the sandbox is closed: every process of the submission is gone before a result is written
         summary = write_outputs(directory, protocol, world, results, status="ok",
                                 evaluation={**limits, "wall_s": time.monotonic() - start})
     except (AgentFailure, AgentRaised) as error:  # the runner raises the sandbox's failures as AgentRaised
@@ -105,7 +119,6 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
         if not isinstance(failure, AgentFailure):
             shutil.rmtree(directory, ignore_errors=True)
             raise
-        shutil.rmtree(directory / "checkpoint", ignore_errors=True)
         summary = {**failure.record(), "env": config.env, "agent": config.agent,
                    "evaluation": {**limits, "wall_s": time.monotonic() - start}}
         write_json(directory / "summary.json", summary)
