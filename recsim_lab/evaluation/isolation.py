@@ -172,6 +172,15 @@ class ProcessTree:
         return ["/bin/sh", "-c", f'{joins} && shift {len(self.groups)} && exec "$@"', "sh",
                 *map(str, self.groups), *argv]
 
+    def process_limit(self) -> int | None:
+        """``RLIMIT_NPROC`` for the sandbox when there is no cgroup: our user's processes now plus
+        ``max_tasks`` (``None`` with a cgroup, and for root, whom the kernel exempts from it)."""
+        if self.groups or os.getuid() == 0:
+            return None
+        uid = os.getuid()
+        count = sum(1 for entry in os.scandir("/proc") if entry.name.isdigit() and _owner(entry.path) == uid)
+        return count + self.max_tasks
+
     def started(self, process: subprocess.Popen) -> None:
         """Watch ``process`` (bwrap): start the watchdog when there is no cgroup."""
         self._process = process
@@ -239,6 +248,13 @@ def _read(path: Path) -> str:
         return path.read_text()
     except OSError:
         return ""
+
+
+def _owner(path: str) -> int | None:
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None
 
 
 def _make_cgroups(memory_limit: int | None, max_tasks: int) -> list[Path]:

@@ -158,7 +158,8 @@ class SandboxedAgent:
                                                     (self._process.stderr, sys.stderr, "stderr"))]
         for thread in self._forwarders:
             thread.start()
-        self._request("start", sys.path, spec, dict(options), memory_limit)  # "ready", or why no agent
+        process_limit = None if self._tree is None else self._tree.process_limit()
+        self._request("start", sys.path, spec, dict(options), memory_limit, process_limit)  # "ready", or why not
 
     @property
     def isolation(self) -> str:
@@ -395,10 +396,12 @@ def _decode(message: bytes) -> tuple[dict[str, Any], np.ndarray | None]:
 
 def _serve(sock: socket.socket) -> None:
     """The child: limit memory, build the agent, then answer calls until the caller goes away."""
-    _, (path, spec, options, memory_limit), _ = _receive_call(sock)
+    _, (path, spec, options, memory_limit, process_limit), _ = _receive_call(sock)
     sys.path[:] = path
     if memory_limit is not None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    if process_limit is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (process_limit, process_limit))
     checkpoint = Path(tempfile.mkdtemp(prefix="checkpoint-"))  # private: the sandbox's /tmp (TMPDIR outside one)
     try:
         agent = make_agent(spec, **options)
