@@ -1,24 +1,29 @@
-"""``SandboxedAgent``: a submitted agent running in a child process, under a deadline and a memory limit.
+"""``SandboxedAgent``: a submitted agent running isolated, under a deadline and a memory limit.
 
 The env and the scoring stay in the calling process; only the agent runs in the child, a fresh
-``python -m recsim_lab.evaluation.sandbox`` (it inherits nothing but the caller's ``sys.path``, and unlike
-multiprocessing's "spawn" it never re-imports the caller's ``__main__``). ``SandboxedAgent`` implements the
-agent protocol by forwarding each call over a socket pair (a :class:`multiprocessing.connection.Connection`
-at both ends, apart from the child's stdout and stderr, which the agent may print to):
+``python -m recsim_lab.evaluation.sandbox`` inside bubblewrap's namespaces
+(:mod:`~recsim_lab.evaluation.isolation`: it sees read-only only the system, Python, the project's packages
+and the submission's folder; a private ``/tmp``; no network; no process but its own), its whole process tree
+under one memory and process budget (:class:`~recsim_lab.evaluation.isolation.ProcessTree`). ``SandboxedAgent``
+implements the agent protocol by forwarding each call over a socket pair, one message per frame (an 8-byte
+length, then the bytes), apart from the child's stdout and stderr, which are passed on up to
+:data:`FORWARDED_BYTES` each:
 
 - caller -> child: the start-up arguments, then ``(method, args, kwargs)`` per call, pickled (the child trusts
-  the caller);
+  the caller); ``fit`` gets a new :class:`~recsim_lab.data.Dataset` of the visible fields only, and ``save``
+  and ``load`` no path: the child keeps the checkpoint in a private folder of its ``/tmp``;
 - child -> caller: bytes only, a JSON header line and, for ``recommend``, the slates in ``.npy`` format read
   with ``allow_pickle=False``, so nothing a submission sends can run code in the caller.
 
-The child sets ``RLIMIT_AS`` (its address space, bytes) to the memory limit before it imports the agent, so an
-allocation past the limit fails there: ``MemoryError`` in Python (status ``memory``), or a native library
-that gives up (status ``crashed``, with a hint). The limit is on address space, not resident memory: a
-NumPy agent needs about 0.2 GiB, a TensorFlow one 2 to 2.5 GiB on 2 cores (threads reserve more on larger
-machines; the child caps glibc's malloc arenas with ``MALLOC_ARENA_MAX=4`` unless the environment sets it).
-The caller enforces the deadline: when a reply has not come by then, it kills the child; on Linux the child
-also dies with the caller, even when the caller is killed. The caller validates every slate itself
-(:func:`~recsim_lab.sim.population.check_slates`).
+Every read and write of the caller has the evaluation's deadline, so a child that sends half a message or
+stops reading is ended with status ``timeout``. The child also sets ``RLIMIT_AS`` (each process's address
+space) to the memory limit before it imports the agent, so one large allocation fails there: ``MemoryError``
+in Python (status ``memory``), or a native library that gives up (status ``crashed``, with a hint); the tree as
+a whole going over the limit is ``memory`` too. The child caps glibc's malloc arenas with
+``MALLOC_ARENA_MAX=4`` unless the environment sets it. :meth:`SandboxedAgent.close` returns once every process
+of the submission is gone; they also die with the caller, even when it is killed. Without isolation
+(``isolated=False``, for code you trust) the child is a plain process that dies with the caller
+(``PR_SET_PDEATHSIG``). The caller validates every slate itself (:func:`~recsim_lab.sim.population.check_slates`).
 
 Every failure raises :class:`AgentFailure`, whose ``status`` is one of :data:`FAILURE_STATUSES`.
 """
