@@ -6,9 +6,10 @@ step, seeds derived from the run seed. So a submission that succeeds gets exactl
 ``recsim-lab run`` would give it, plus ``"status": "ok"`` in ``summary.json``.
 
 The submitted agent runs isolated in a process tree of its own
-(:class:`~recsim_lab.evaluation.sandbox.SandboxedAgent`) under a wall-time limit for the whole evaluation and a memory limit; the env and the scoring stay here, and the
-results are written only once every process of the submission is gone, into a run directory it never saw.
-Where isolation is not available, :func:`evaluate` refuses unless ``insecure`` (for code you trust). When the agent fails
+(:class:`~recsim_lab.evaluation.sandbox.SandboxedAgent`) under a wall-time limit for the whole evaluation and a
+memory limit; the env and the scoring stay here, and the results are written only once every process of the
+submission is gone, into a run directory it never saw. Where isolation is not available, :func:`evaluate`
+refuses unless ``insecure`` (for code you trust). When the agent fails
 (see :data:`~recsim_lab.evaluation.sandbox.FAILURE_STATUSES`), the run directory holds ``config.json`` and a
 ``summary.json`` with the failure record (status, reason, the failing call, 0-based episode and step, the
 agent's traceback) and nothing else. If the evaluation itself is interrupted, its run directory is removed.
