@@ -50,7 +50,8 @@ KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONHASHSEED"
 KEPT_PREFIXES = ("OMP_", "MKL_", "OPENBLAS_", "TF_", "CUDA_", "MALLOC_", "RECSIM_LAB_", "TOKENIZERS_")
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group",
-        "/etc/nsswitch.conf", "/etc/alternatives")
+        "/etc/nsswitch.conf", "/etc/alternatives",
+        "/sys/devices/system/cpu")  # the CPU topology, for thread pools (hwloc, OpenVINO, TensorFlow)
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
