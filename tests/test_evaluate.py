@@ -126,9 +126,10 @@ def test_a_good_submission_gets_exactly_the_outputs_of_run(submissions, tiny_wor
                           out=str(tmp_path / "plain"), progress=False)).directory
     for name in ("scores.csv", "episodes.csv", "trace.csv"):
         assert (outcome.directory / name).read_bytes() == (plain / name).read_bytes()
-    assert (outcome.directory / "checkpoint").is_dir()
+    assert not (outcome.directory / "checkpoint").exists()  # the agent saved inside its sandbox
     config = json.loads((outcome.directory / "config.json").read_text())
     assert config["split"] == "test" and config["evaluation"]["memory_limit_bytes"] == 8 << 30
+    assert config["evaluation"]["isolated"] is True
 
 
 def test_items_from_the_history_are_allowed(submissions, tiny_world_dir, tmp_path):

@@ -193,8 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--time-limit", type=float, default=3600.0, metavar="SECONDS",
                           help="wall time for the whole evaluation (default: %(default)g)")
     evaluate.add_argument("--memory-limit", type=_memory_size, default="8G", metavar="SIZE",
-                          help="address-space limit of the agent's process, e.g. 512M, 8G, or 'none' "
-                               "(default: %(default)s)")
+                          help="memory of the agent's whole process tree (and each process's address "
+                               "space), e.g. 512M, 8G, or 'none' (default: %(default)s)")
+    evaluate.add_argument("--insecure", action="store_true",
+                          help="run the agent without isolation (no namespaces): for code you trust")
     evaluate.set_defaults(command=_evaluate)
 
     score = commands.add_parser(
@@ -362,6 +364,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     with _user_input():  # the agent itself is built in its own process: a bad option is a failure record there
         config = EvaluateConfig(agent=args.agent, env=args.env, episodes=args.episodes, seed=args.seed,
                                 time_limit=args.time_limit, memory_limit=args.memory_limit, out=args.out,
+                                insecure=args.insecure,
                                 agent_options=agent_options(args), progress=not args.no_progress)
     outcome = evaluate(config)
     summary = outcome.summary

@@ -5,8 +5,11 @@ then N episodes of the test population, each from the restored checkpoint, all a
 step, seeds derived from the run seed. So a submission that succeeds gets exactly the outputs
 ``recsim-lab run`` would give it, plus ``"status": "ok"`` in ``summary.json``.
 
-The submitted agent runs in a child process (:class:`~recsim_lab.evaluation.sandbox.SandboxedAgent`) under a wall-time
-limit for the whole evaluation and a memory limit; the env and the scoring stay here. When the agent fails
+The submitted agent runs isolated in a process tree of its own
+(:class:`~recsim_lab.evaluation.sandbox.SandboxedAgent`) under a wall-time limit for the whole evaluation and a
+memory limit; the env and the scoring stay here, and the results are written only once every process of the
+submission is gone, into a run directory it never saw. Where isolation is not available, :func:`evaluate`
+refuses unless ``insecure`` (for code you trust). When the agent fails
 (see :data:`~recsim_lab.evaluation.sandbox.FAILURE_STATUSES`), the run directory holds ``config.json`` and a
 ``summary.json`` with the failure record (status, reason, the failing call, 0-based episode and step, the
 agent's traceback) and nothing else. If the evaluation itself is interrupted, its run directory is removed.
@@ -15,11 +18,13 @@ agent's traceback) and nothing else. If the evaluation itself is interrupted, it
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from recsim_lab.evaluation.isolation import isolation_problem
 from recsim_lab.evaluation.sandbox import AgentFailure, SandboxedAgent
 from recsim_lab.run.failures import AgentRaised
 from recsim_lab.run.runner import (
@@ -49,7 +54,10 @@ class EvaluateConfig(ProtocolConfig):
     time_limit: float = 3600.0
     """Seconds of wall time for the whole evaluation: starting the agent's process, fit, all episodes."""
     memory_limit: int | None = DEFAULT_MEMORY_LIMIT
-    """Address-space limit of the agent's process in bytes (``RLIMIT_AS``); ``None``: no limit."""
+    """Bytes: the memory of the submission's whole process tree, and each process's address space
+    (``RLIMIT_AS``); ``None``: no limit."""
+    insecure: bool = False
+    """Run the submission as a plain child process, without isolation: for code you trust."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -87,17 +95,26 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
         both with ``evaluation``: the limits and ``wall_s``, the seconds the evaluation took.
     """
 
+    problem = None if config.insecure else isolation_problem()
+    if problem is not None:
+        raise ValueError(f"{problem}; or pass --insecure to run code you trust without isolation")
     world = make_world(config.env) if world is None else world
     protocol = config.protocol()
-    limits = {"time_limit_s": config.time_limit, "memory_limit_bytes": config.memory_limit}
+    limits = {"time_limit_s": config.time_limit, "memory_limit_bytes": config.memory_limit,
+              "isolated": not config.insecure}
     directory = create_run_directory(protocol, world, evaluation=limits)
+    hide = tuple(Path(path).resolve() for path in (config.env, config.out, directory) if Path(path).exists())
     start = time.monotonic()
     try:
-        with SandboxedAgent(config.agent, config.agent_options, n_items=world.dataset.n_items,
-                            time_limit=config.time_limit, memory_limit=config.memory_limit) as agent:
+        # the agent saves into its own private folder; the scorer's checkpoint path is only a name to it
+        with tempfile.TemporaryDirectory(prefix="recsim-lab-checkpoint-") as checkpoint, \
+                SandboxedAgent(config.agent, config.agent_options, n_items=world.dataset.n_items,
+                               time_limit=config.time_limit, memory_limit=config.memory_limit,
+                               isolated=not config.insecure, hide=hide) as agent:
             results = run_episodes(world, agent, episodes=protocol.episodes, seed=protocol.seed,
-                                   checkpoint=directory / "checkpoint", split=protocol.split,
+                                   checkpoint=Path(checkpoint), split=protocol.split,
                                    batch_size=protocol.batch_size, progress=protocol.progress)
+        # the sandbox is closed: every process of the submission is gone before a result is written
         summary = write_outputs(directory, protocol, world, results, status="ok",
                                 evaluation={**limits, "wall_s": time.monotonic() - start})
     except (AgentFailure, AgentRaised) as error:  # the runner raises the sandbox's failures as AgentRaised
@@ -105,7 +122,6 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
         if not isinstance(failure, AgentFailure):
             shutil.rmtree(directory, ignore_errors=True)
             raise
-        shutil.rmtree(directory / "checkpoint", ignore_errors=True)
         summary = {**failure.record(), "env": config.env, "agent": config.agent,
                    "evaluation": {**limits, "wall_s": time.monotonic() - start}}
         write_json(directory / "summary.json", summary)

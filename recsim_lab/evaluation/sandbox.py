@@ -1,24 +1,29 @@
-"""``SandboxedAgent``: a submitted agent running in a child process, under a deadline and a memory limit.
+"""``SandboxedAgent``: a submitted agent running isolated, under a deadline and a memory limit.
 
 The env and the scoring stay in the calling process; only the agent runs in the child, a fresh
-``python -m recsim_lab.evaluation.sandbox`` (it inherits nothing but the caller's ``sys.path``, and unlike
-multiprocessing's "spawn" it never re-imports the caller's ``__main__``). ``SandboxedAgent`` implements the
-agent protocol by forwarding each call over a socket pair (a :class:`multiprocessing.connection.Connection`
-at both ends, apart from the child's stdout and stderr, which the agent may print to):
+``python -m recsim_lab.evaluation.sandbox`` inside bubblewrap's namespaces
+(:mod:`~recsim_lab.evaluation.isolation`: it sees read-only only the system, Python, the project's packages
+and the submission's folder; a private ``/tmp``; no network; no process but its own), its whole process tree
+under one memory and process budget (:class:`~recsim_lab.evaluation.isolation.ProcessTree`). ``SandboxedAgent``
+implements the agent protocol by forwarding each call over a socket pair, one message per frame (an 8-byte
+length, then the bytes), apart from the child's stdout and stderr, which are passed on up to
+:data:`FORWARDED_BYTES` each:
 
 - caller -> child: the start-up arguments, then ``(method, args, kwargs)`` per call, pickled (the child trusts
-  the caller);
+  the caller); ``fit`` gets a new :class:`~recsim_lab.data.Dataset` of the visible fields only, and ``save``
+  and ``load`` no path: the child keeps the checkpoint in a private folder of its ``/tmp``;
 - child -> caller: bytes only, a JSON header line and, for ``recommend``, the slates in ``.npy`` format read
   with ``allow_pickle=False``, so nothing a submission sends can run code in the caller.
 
-The child sets ``RLIMIT_AS`` (its address space, bytes) to the memory limit before it imports the agent, so an
-allocation past the limit fails there: ``MemoryError`` in Python (status ``memory``), or a native library
-that gives up (status ``crashed``, with a hint). The limit is on address space, not resident memory: a
-NumPy agent needs about 0.2 GiB, a TensorFlow one 2 to 2.5 GiB on 2 cores (threads reserve more on larger
-machines; the child caps glibc's malloc arenas with ``MALLOC_ARENA_MAX=4`` unless the environment sets it).
-The caller enforces the deadline: when a reply has not come by then, it kills the child; on Linux the child
-also dies with the caller, even when the caller is killed. The caller validates every slate itself
-(:func:`~recsim_lab.sim.population.check_slates`).
+Every read and write of the caller has the evaluation's deadline, so a child that sends half a message or
+stops reading is ended with status ``timeout``. The child also sets ``RLIMIT_AS`` (each process's address
+space) to the memory limit before it imports the agent, so one large allocation fails there: ``MemoryError``
+in Python (status ``memory``), or a native library that gives up (status ``crashed``, with a hint); the tree as
+a whole going over the limit is ``memory`` too. The child caps glibc's malloc arenas with
+``MALLOC_ARENA_MAX=4`` unless the environment sets it. :meth:`SandboxedAgent.close` returns once every process
+of the submission is gone; they also die with the caller, even when it is killed. Without isolation
+(``isolated=False``, for code you trust) the child is a plain process that dies with the caller
+(``PR_SET_PDEATHSIG``). The caller validates every slate itself (:func:`~recsim_lab.sim.population.check_slates`).
 
 Every failure raises :class:`AgentFailure`, whose ``status`` is one of :data:`FAILURE_STATUSES`.
 """
@@ -29,37 +34,50 @@ import errno
 import io
 import json
 import os
+import pickle
 import resource
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import traceback
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
+import agents
+import envs
+import recsim_lab
 from agents.registry import make_agent
 from recsim_lab.data import Dataset
+from recsim_lab.evaluation.isolation import TMP_SIZE, ProcessTree, kept_environment, sandbox_command
 from recsim_lab.sim.population import check_slates
 
 FAILURE_STATUSES = {
     "error": "the agent raised an exception (reason: the last line of its traceback)",
-    "memory": "an allocation failed under the memory limit (MemoryError, or a library that could not map)",
+    "memory": "an allocation failed under the memory limit (MemoryError, or a library that could not map), or "
+              "the submission's processes together went past it",
     "timeout": "the evaluation ran past its time limit; the agent's process was killed",
     "invalid_slate": "recommend() returned something that is not a valid batch of slates",
     "crashed": "the agent's process died without answering (a signal, os._exit, a crash in native code)",
 }
 """Why a sandboxed agent can fail, by status."""
 
+FORWARDED_BYTES = 1 << 20
+"""The most the agent's stdout and stderr (each) are passed on to ours; the rest is dropped."""
 _CHILD_STATUSES = ("error", "memory", "invalid_slate")  # statuses the child reports itself
 _MAX_REPLY_BYTES = 64 << 20  # the longest reply accepted from the child (slates are 8 bytes per item id)
 _MALLOC_ARENA_MAX = "4"  # glibc reserves 64 MiB of address space per malloc arena, up to 8 per core, unless capped
 _PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal this process gets when its parent dies
 _OUT_OF_MEMORY_SIGNS = ("Cannot allocate memory", "failed to map segment", "can't start new thread")
+_FRAME = struct.Struct("!Q")  # every message: its length in 8 bytes, then its bytes
+_PROJECT_PACKAGES = (agents, envs, recsim_lab)  # the sandbox sees these, read-only, to run this module
 
 
 class AgentFailure(Exception):
@@ -93,41 +111,90 @@ class AgentFailure(Exception):
 class SandboxedAgent:
     """The agent ``spec`` in a child process; implements :class:`~agents.protocol.Agent`.
 
-    Use it as a context manager (or call :meth:`close`) so that the child never outlives it.
+    Use it as a context manager (or call :meth:`close`) so that the child never outlives it: :meth:`close`
+    returns once every process the submission started is gone.
 
     Args:
         spec: ``path/to/file.py:Class``, ``package.module:Class`` or a built-in name.
         options: the agent's constructor keywords (it is not given the hidden world).
         n_items: catalogue size, to validate slates.
         time_limit: seconds from now by which every call must have returned.
-        memory_limit: the child's address-space limit in bytes, or ``None`` for none.
+        memory_limit: bytes: each process's address-space limit and, isolated, the whole tree's memory;
+            ``None`` for none.
+        isolated: run the child in its own namespaces (:mod:`~recsim_lab.evaluation.isolation`); ``False``
+            runs it as a plain child process, for code you trust.
+        hide: paths the isolated child must not see even where they lie inside a folder it sees (the world,
+            the outputs).
 
-    A failure's episode and step are counted from the calls: each ``load`` starts an episode (the runner
-    restores the checkpoint at the start of every episode) and each ``update`` ends a step.
+    ``save`` and ``load`` are given the scorer's checkpoint path, but the child saves into a private folder of
+    its own (inside the sandbox's ``/tmp``) and never learns that path. A failure's episode and step are
+    counted from the calls: each ``load`` starts an episode (the runner restores the checkpoint at the start
+    of every episode) and each ``update`` ends a step.
 
     Raises:
         AgentFailure: from the constructor and from every method, when the agent fails.
+        RuntimeError: ``isolated`` and isolation is not available here (the reason, in one line).
     """
 
     def __init__(self, spec: str, options: dict[str, Any], *, n_items: int, time_limit: float,
-                 memory_limit: int | None) -> None:
+                 memory_limit: int | None, isolated: bool = True, hide: tuple[Path, ...] = ()) -> None:
         self.n_items = n_items
         self.time_limit = time_limit
         self.memory_limit = memory_limit
+        self.isolated = isolated
         self.episode: int | None = None
         self.step: int | None = None
         self._deadline = time.monotonic() + time_limit
         self._call = "start"
+        self._closed = False
+        self._tree = ProcessTree(memory_limit) if isolated else None
+        self._tmp = None if isolated else tempfile.mkdtemp(prefix="recsim-lab-agent-")
         ours, theirs = socket.socketpair()
-        with ours, theirs:
-            self._process = subprocess.Popen([sys.executable, "-m", __name__, str(theirs.fileno()), str(os.getpid())],
-                                             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                                             env={"MALLOC_ARENA_MAX": _MALLOC_ARENA_MAX, **os.environ})
-            self._conn = Connection(ours.detach())
-        self._request("start", sys.path, spec, dict(options), memory_limit)  # "ready", or why no agent
+        with theirs:
+            self._socket = ours
+            argv, environment, cwd = self._command(spec, theirs.fileno(), hide)
+            self._process = subprocess.Popen(argv, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment,
+                                             cwd=cwd)
+        if self._tree is not None:
+            self._tree.started(self._process)
+        self._forwarders = [threading.Thread(target=_forward, args=(pipe, out, name), daemon=True)
+                            for pipe, out, name in ((self._process.stdout, sys.stdout, "stdout"),
+                                                    (self._process.stderr, sys.stderr, "stderr"))]
+        for thread in self._forwarders:
+            thread.start()
+        process_limit = None if self._tree is None else self._tree.process_limit()
+        self._request("start", sys.path, spec, dict(options), memory_limit, process_limit)  # "ready", or why not
+
+    @property
+    def isolation(self) -> str:
+        """How the child is held: ``"bwrap+cgroup"``, ``"bwrap+watchdog"`` or ``"none"``."""
+        return "none" if self._tree is None else f"bwrap+{self._tree.method}"
+
+    def _command(self, spec: str, fd: int, hide: tuple[Path, ...]) -> tuple[list[str], dict[str, str], str | None]:
+        """The child's command line, environment and working directory."""
+        argv = [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", __name__, str(fd)]
+        if self._tree is None:  # a plain child process that dies with us (PR_SET_PDEATHSIG)
+            return ([*argv, str(os.getpid())],
+                    {"MALLOC_ARENA_MAX": _MALLOC_ARENA_MAX, **os.environ, "TMPDIR": self._tmp}, None)
+        source = spec.rpartition(":")[0]
+        folder = Path(source).resolve().parent if source.endswith(".py") else None
+        packages = [Path(package.__file__).parent for package in _PROJECT_PACKAGES]
+        roots = list(dict.fromkeys(str(package.parent) for package in packages))
+        reads = [*packages, *([folder] if folder is not None and folder.is_dir() else [])]
+        environment = {"MALLOC_ARENA_MAX": _MALLOC_ARENA_MAX, **kept_environment(),
+                       "PYTHONPATH": os.pathsep.join(roots)}
+        tmp_size = TMP_SIZE if self.memory_limit is None else min(TMP_SIZE, self.memory_limit)
+        chdir = folder if folder is not None and folder.is_dir() else Path("/tmp")
+        command = sandbox_command(argv, reads=reads, hide=hide, chdir=chdir, tmp_size=tmp_size,
+                                  environment=environment)
+        return self._tree.command(command), {}, None
 
     def fit(self, data: Dataset, *, seed: int) -> None:
-        self._request("fit", data, seed=seed)
+        visible = Dataset(list(data.headlines), list(data.descriptions), list(data.categories),
+                          [np.asarray(history, dtype=np.int64) for history in data.histories],
+                          n_train_users=int(data.n_train_users))  # the fields and nothing else
+        self._request("fit", visible, seed=int(seed))
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         slates = self._request("recommend", users, k)
@@ -141,19 +208,28 @@ class SandboxedAgent:
         self.step = (self.step or 0) + 1
 
     def save(self, path: Path) -> None:
-        self._request("save", Path(path))
+        self._request("save")  # into the child's own folder: it never learns ``path``
 
     def load(self, path: Path) -> None:
         self.episode = 0 if self.episode is None else self.episode + 1
         self.step = 0
-        self._request("load", Path(path))
+        self._request("load")
 
     def close(self) -> None:
-        """Stop the child (it holds nothing worth a graceful exit: checkpoints are written by ``save``)."""
-        if self._process.poll() is None:
+        """Stop the child and every process it started; return once they are all gone."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._tree is not None:
+            self._tree.kill()
+        elif self._process.poll() is None:
             self._process.kill()
         self._process.wait()
-        self._conn.close()
+        self._socket.close()
+        for thread in self._forwarders:
+            thread.join(timeout=5.0)  # an insecure child's orphans may keep its pipes open
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     def __enter__(self) -> SandboxedAgent:
         return self
@@ -164,23 +240,28 @@ class SandboxedAgent:
     def _request(self, call: str, *args: Any, **kwargs: Any) -> np.ndarray | None:
         self._call = call
         try:
-            self._conn.send((call, args, kwargs))
+            _send_frame(self._socket, pickle.dumps((call, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL),
+                        self._deadline)
+        except TimeoutError:
+            raise self._timeout() from None
         except OSError:
             raise self._died() from None
         return self._receive()
 
     def _receive(self) -> np.ndarray | None:
         """The payload of the child's reply (slates for ``recommend``, else ``None``)."""
-        remaining = self._deadline - time.monotonic()
         try:
-            message = self._conn.recv_bytes(_MAX_REPLY_BYTES) if remaining > 0 and self._conn.poll(remaining) \
-                else None
+            message = _receive_frame(self._socket, self._deadline, _MAX_REPLY_BYTES)
+        except TimeoutError:
+            raise self._timeout() from None
         except (EOFError, OSError) as error:
             if self._exit_code() is not None:
                 raise self._died() from None
             raise self._failure("error", f"the agent's process broke the reply protocol ({error})") from None
-        if message is None:
-            raise self._failure("timeout", f"the evaluation ran past its time limit of {self.time_limit:g} s")
+        except ValueError as error:
+            raise self._failure("error", f"the agent's process sent a malformed reply ({error})") from None
+        if self._tree is not None and self._tree.out_of_memory():
+            raise self._out_of_memory()
         try:
             header, payload = _decode(message)
         except Exception as error:  # noqa: BLE001  (anything the child sends is untrusted input)
@@ -199,8 +280,19 @@ class SandboxedAgent:
         except subprocess.TimeoutExpired:
             return None
 
+    def _timeout(self) -> AgentFailure:
+        return self._failure("timeout", f"the evaluation ran past its time limit of {self.time_limit:g} s")
+
+    def _out_of_memory(self) -> AgentFailure:
+        return self._failure("memory", f"the submission's processes together went past the memory limit of "
+                                       f"{_format_bytes(self.memory_limit)}")
+
     def _died(self) -> AgentFailure:
         code = self._exit_code()
+        if self._tree is not None and self._tree.out_of_memory():
+            return self._out_of_memory()
+        if self._tree is not None and code is not None and code > 128 and code - 128 in signal.valid_signals():
+            code = 128 - code  # bwrap exits with 128 + the signal that killed the agent
         if code is None:
             how = "it closed its connection"
         elif code < 0:
@@ -213,10 +305,66 @@ class SandboxedAgent:
         return self._failure("crashed", f"the agent's process died during {self._call} ({how}){hint}")
 
     def _failure(self, status: str, reason: str, trace: str = "") -> AgentFailure:
-        """An :class:`AgentFailure` for the current call; the child is stopped first."""
+        """An :class:`AgentFailure` for the current call; the child and its processes are stopped first."""
         self.close()
         step = self.step if self._call in ("recommend", "update") else None
         return AgentFailure(status, reason, call=self._call, episode=self.episode, step=step, traceback=trace)
+
+
+def _forward(pipe: BinaryIO, out: Any, name: str) -> None:
+    """Pass the child's ``pipe`` on to ``out`` up to :data:`FORWARDED_BYTES`, then drop the rest."""
+    passed = 0
+    with pipe:
+        while chunk := pipe.read1(1 << 16):
+            if passed < FORWARDED_BYTES:
+                text = chunk[:FORWARDED_BYTES - passed].decode("utf-8", "replace")
+                passed += len(chunk)
+                if passed >= FORWARDED_BYTES:
+                    text += f"\n[recsim-lab: the agent's {name} is cut here, after {_format_bytes(FORWARDED_BYTES)}]\n"
+                try:
+                    out.write(text)
+                    out.flush()
+                except (OSError, ValueError):
+                    passed = FORWARDED_BYTES
+
+
+def _send_frame(sock: socket.socket, data: bytes, deadline: float | None) -> None:
+    """Send one message by ``deadline`` (``time.monotonic()``; ``None``: no deadline), or ``TimeoutError``."""
+    _set_timeout(sock, deadline)
+    sock.sendall(_FRAME.pack(len(data)))
+    _set_timeout(sock, deadline)
+    sock.sendall(data)
+
+
+def _receive_frame(sock: socket.socket, deadline: float | None, limit: int) -> bytes:
+    """One message by ``deadline``: ``TimeoutError``, ``EOFError`` (closed), ``ValueError`` (over ``limit``)."""
+    (size,) = _FRAME.unpack(_receive_exactly(sock, _FRAME.size, deadline))
+    if size > limit:
+        raise ValueError(f"a message of {size} bytes, over the limit of {limit}")
+    return _receive_exactly(sock, size, deadline)
+
+
+def _receive_exactly(sock: socket.socket, size: int, deadline: float | None) -> bytes:
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    received = 0
+    while received < size:
+        _set_timeout(sock, deadline)
+        count = sock.recv_into(view[received:])
+        if count == 0:
+            raise EOFError("the connection was closed")
+        received += count
+    return bytes(buffer)
+
+
+def _set_timeout(sock: socket.socket, deadline: float | None) -> None:
+    if deadline is None:
+        sock.settimeout(None)
+        return
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("past the deadline")
+    sock.settimeout(remaining)
 
 
 def _format_bytes(size: int | None) -> str:
@@ -251,30 +399,38 @@ def _decode(message: bytes) -> tuple[dict[str, Any], np.ndarray | None]:
     return header, array
 
 
-def _serve(conn: Connection) -> None:
+def _serve(sock: socket.socket) -> None:
     """The child: limit memory, build the agent, then answer calls until the caller goes away."""
-    _, (path, spec, options, memory_limit), _ = conn.recv()
+    _, (path, spec, options, memory_limit, process_limit), _ = _receive_call(sock)
     sys.path[:] = path
     if memory_limit is not None:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    if process_limit is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (process_limit, process_limit))
+    checkpoint = Path(tempfile.mkdtemp(prefix="checkpoint-"))  # private: the sandbox's /tmp (TMPDIR outside one)
     try:
-
         agent = make_agent(spec, **options)
     except (Exception, SystemExit) as error:
-        conn.send_bytes(_failure_reply(error))
+        _send_frame(sock, _failure_reply(error), None)
         return
-    conn.send_bytes(_encode({"ok": True}))
+    _send_frame(sock, _encode({"ok": True}), None)
     while True:
         try:
-            call, args, kwargs = conn.recv()
+            call, args, kwargs = _receive_call(sock)
         except EOFError:
             return
         try:
+            if call in ("save", "load"):
+                args = (checkpoint,)
             result = getattr(agent, call)(*args, **kwargs)
             reply = _slates_reply(result) if call == "recommend" else _encode({"ok": True})
         except (Exception, SystemExit) as error:
             reply = _failure_reply(error)
-        conn.send_bytes(reply)
+        _send_frame(sock, reply, None)
+
+
+def _receive_call(sock: socket.socket) -> tuple[str, tuple, dict]:
+    return pickle.loads(_receive_frame(sock, None, sys.maxsize))  # from the caller, which the child trusts
 
 
 def _slates_reply(result: Any) -> bytes:
@@ -308,7 +464,9 @@ def _out_of_memory(error: BaseException | None) -> bool:
 
 
 def _exit_with_caller(caller: int) -> None:
-    """Have Linux kill this process when the caller dies (even by SIGKILL), so no agent runs on orphaned."""
+    """Have Linux kill this process when the caller dies (even by SIGKILL), so no agent runs on orphaned.
+
+    Only for a child that is not isolated: an isolated one dies with bwrap (``--die-with-parent``)."""
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -319,5 +477,6 @@ def _exit_with_caller(caller: int) -> None:
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle; the caller stops us
-    _exit_with_caller(int(sys.argv[2]))
-    _serve(Connection(int(sys.argv[1])))
+    if len(sys.argv) > 2:
+        _exit_with_caller(int(sys.argv[2]))
+    _serve(socket.socket(fileno=int(sys.argv[1])))

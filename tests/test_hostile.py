@@ -1,0 +1,186 @@
+"""Hostile submissions (tests/hostile/, one attack per file) against an isolated ``evaluate``.
+
+Each row evaluates one submission on a tiny world directory (1 episode, short limits) and asserts the status
+it ends with, that it scores no better than popularity, and that afterwards (a moment later, once anything
+left behind could have acted) the outputs, the world, the other submission and its own folder are as they were
+and none of its processes is left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from recsim_lab.cli.commands import main
+from recsim_lab.evaluation import evaluate as evaluate_module
+from recsim_lab.evaluation import isolation
+from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
+from recsim_lab.evaluation.sandbox import _FRAME, FORWARDED_BYTES, _receive_frame, _send_frame
+
+HOSTILE = Path(__file__).with_name("hostile")
+SCORER_SECRET = f"scorer-secret-{secrets.token_hex(16)}".encode()  # only in this process's memory
+MARKERS = (b"hostile-double-fork", b"917.31337")  # in the command lines of what the attacks leave running
+
+needs_isolation = pytest.mark.skipif(isolation.isolation_problem() is not None,
+                                     reason=f"no isolation here: {isolation.isolation_problem()}")
+
+
+@pytest.fixture(scope="module")
+def arena(tmp_path_factory, tiny_world_dir):
+    """The world, the output folder, another team's submission (with a checkpoint) and a listening port."""
+    root = tmp_path_factory.mktemp("arena")
+    other = root / "submissions" / "other"
+    (other / "checkpoint").mkdir(parents=True)
+    (other / "agent.py").write_text("from agents.popularity import PopularityAgent as Agent\n")
+    (other / "checkpoint" / "state.npz").write_bytes(b"the other team's model")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    yield {"world": tiny_world_dir, "out": root / "runs", "other": other, "root": root, "listener": listener}
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def popularity(arena):
+    outcome = evaluate(config("popularity", arena))
+    assert outcome.ok
+    return outcome.summary["mean_score"]
+
+
+def config(agent: str, arena: dict, **limits) -> EvaluateConfig:
+    return EvaluateConfig(agent=agent, env=str(arena["world"]), episodes=1, seed=0, out=str(arena["out"]),
+                          progress=False, **{"time_limit": 20.0, **limits})
+
+
+def submission(name: str, arena: dict) -> Path:
+    """``tests/hostile/NAME.py`` in a folder of its own, the attacker's knowledge filled in."""
+    folder = arena["root"] / "submissions" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (HOSTILE / f"{name}.py").read_text()
+    for key, value in (("@WORLD@", arena["world"]), ("@OUT@", arena["out"]), ("@OTHER@", arena["other"]),
+                       ("@PORT@", arena["listener"].getsockname()[1])):
+        text = text.replace(key, str(value))
+    (folder / "agent.py").write_text(text)
+    return folder / "agent.py"
+
+
+def fingerprint(*folders: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for folder in folders for p in sorted(folder.rglob("*"))}
+
+
+def leftovers() -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        try:
+            if entry.name.isdigit() and any(m in Path(entry.path, "cmdline").read_bytes() for m in MARKERS):
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+ROWS = [  # name, status, limits, seconds to wait for anything left behind
+    ("rebuild_world", "ok", {}, 0.2),
+    ("proc_parent", "ok", {}, 0.2),
+    ("proc_mem", "ok", {}, 0.2),
+    ("double_fork", "ok", {}, 2.0),
+    ("trespass", "ok", {}, 0.2),
+    ("partial_message", "timeout", {"time_limit": 3.0}, 0.2),
+    ("never_read", "timeout", {"time_limit": 3.0}, 0.2),
+    ("fork_allocate", "memory", {"memory_limit": 640 << 20}, 0.2),
+    ("fork_bomb", "timeout", {"time_limit": 4.0}, 0.5),
+    ("flood", "ok", {}, 0.2),
+    ("kill_parent", "ok", {}, 0.2),
+    ("change_folder", "ok", {}, 0.2),
+    ("network", "ok", {}, 0.2),
+]
+
+
+@needs_isolation
+@pytest.mark.parametrize(("name", "status", "limits", "settle"), ROWS, ids=[row[0] for row in ROWS])
+def test_a_hostile_submission_gets_nothing(arena, popularity, capfd, name, status, limits, settle):
+    path = submission(name, arena)
+    own_folder = fingerprint(path.parent)
+    world_and_other = fingerprint(arena["world"], arena["other"])
+    assert SCORER_SECRET  # held in this process while the submission runs
+    start = time.monotonic()
+    outcome = evaluate(config(f"{path}:Agent", arena, **limits))
+    took = time.monotonic() - start
+    outputs = fingerprint(arena["out"])
+    time.sleep(settle)
+
+    summary = outcome.summary
+    assert summary["status"] == status, summary.get("reason")
+    assert took < limits.get("time_limit", 20.0) + 5
+    if status == "ok":
+        assert summary["mean_score"] <= popularity
+    assert fingerprint(arena["out"]) == outputs  # nothing rewritten after evaluate returned
+    assert sorted(p.name for p in outcome.directory.iterdir()) == (
+        ["config.json", "episodes.csv", "scores.csv", "summary.json", "trace.csv"] if status == "ok"
+        else ["config.json", "summary.json"])
+    assert fingerprint(arena["world"], arena["other"]) == world_and_other
+    assert fingerprint(path.parent) == own_folder
+    assert not list(arena["out"].rglob("planted*")) and not Path("/tmp/hostile-trespass.txt").exists()
+    assert leftovers() == []
+    with pytest.raises(BlockingIOError):
+        arena["listener"].accept()  # nobody connected
+    printed = capfd.readouterr()
+    assert len(printed.out) < FORWARDED_BYTES + 4096 and len(printed.err) < FORWARDED_BYTES + 4096
+
+
+@needs_isolation
+def test_the_tree_budget_holds_without_cgroups(arena, monkeypatch):
+    """Where no cgroup can be made, the watchdog sums the namespace's memory (and counts its tasks: a fork bomb
+    is not run here, as root, whom RLIMIT_NPROC does not stop, it would load the shared test machine)."""
+    monkeypatch.setattr(isolation, "_make_cgroups", lambda *args: [])
+    outcome = evaluate(config(f"{submission('fork_allocate', arena)}:Agent", arena, memory_limit=640 << 20))
+    assert outcome.summary["status"] == "memory"
+    assert "processes together went past the memory limit of 640 MiB" in outcome.summary["reason"]
+    assert leftovers() == []
+
+
+@pytest.mark.parametrize("name", ["rebuild_world", "double_fork"])
+def test_the_attacks_work_without_isolation(arena, popularity, name):
+    """The same attacks, ``insecure``: they win, so the rows above fail when isolation is off."""
+    outputs = arena["root"] / f"insecure-{name}"
+    world = dict(arena, out=outputs)
+    outcome = evaluate(config(f"{submission(name, world)}:Agent", world, insecure=True))
+    assert outcome.ok
+    if name == "rebuild_world":
+        assert outcome.summary["mean_score"] > popularity
+    else:
+        time.sleep(2.0)
+        assert (outcome.directory / "scores.csv").read_text() == "user_id,avg_score\n0,1.0\n"
+    shutil.rmtree(outputs)
+
+
+@pytest.mark.parametrize("peer", ["never reads", "sends a length prefix, then nothing"])
+def test_every_protocol_read_and_write_has_a_deadline(peer):
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            if peer == "never reads":
+                _send_frame(ours, bytes(16 << 20), time.monotonic() + 0.5)
+            else:
+                theirs.sendall(_FRAME.pack(256))
+                _receive_frame(ours, time.monotonic() + 0.5, 1 << 20)
+        assert time.monotonic() - start < 1.5
+
+
+def test_without_isolation_evaluate_refuses_in_one_line(arena, monkeypatch, capsys):
+    monkeypatch.setattr(evaluate_module, "isolation_problem", lambda: "isolating a submission needs bubblewrap")
+    args = ["evaluate", "popularity", "--env", str(arena["world"]), "--episodes", "1", "--no-progress",
+            "--out", str(arena["root"] / "refused")]
+    assert main(args) == 2
+    assert capsys.readouterr().err == ("recsim-lab: error: isolating a submission needs bubblewrap; or pass "
+                                       "--insecure to run code you trust without isolation\n")
+    assert not (arena["root"] / "refused").exists()
+    assert main([*args, "--insecure"]) == 0
