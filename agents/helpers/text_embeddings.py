@@ -157,7 +157,11 @@ def cached_embeddings(texts: Sequence[str], *, encoder: EncoderSpec = None,
     if settings.normalize:
         embeddings = l2_normalised(embeddings)
     if use_cache:
-        atomic_save_npy(target, embeddings)
+        try:
+            atomic_save_npy(target, embeddings)
+        except OSError as error:  # a read-only cache (as inside evaluate's sandbox) or a full disk: go on without
+            warnings.warn(f"text embeddings not cached in {target.parent}: {error.strerror or error}",
+                          RuntimeWarning, stacklevel=2)
     return CachedEmbeddings(embeddings, key)
 
 

@@ -45,9 +45,9 @@ MAX_TASKS = 1024
 POLL_S = 0.05
 """Seconds between two looks of the watchdog (when no cgroup can be made)."""
 KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONHASHSEED", "PYTHONUNBUFFERED",
-                    "PYTHONDONTWRITEBYTECODE")
+                    "PYTHONDONTWRITEBYTECODE", "RECSIM_LAB_VERBOSE")
 """Variables passed into the sandbox as they are (besides those starting with :data:`KEPT_PREFIXES`)."""
-KEPT_PREFIXES = ("OMP_", "MKL_", "OPENBLAS_", "TF_", "CUDA_", "MALLOC_", "RECSIM_LAB_", "TOKENIZERS_")
+KEPT_PREFIXES = ("OMP_", "MKL_", "OPENBLAS_", "TF_CPP_", "TF_ENABLE_", "CUDA_", "MALLOC_", "TOKENIZERS_")
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group",
         "/etc/nsswitch.conf", "/etc/alternatives",

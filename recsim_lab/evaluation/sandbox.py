@@ -54,6 +54,7 @@ import numpy as np
 import agents
 import envs
 import recsim_lab
+from agents.helpers.text_embeddings import CACHE_ENV, default_cache_dir
 from agents.registry import make_agent
 from recsim_lab.data import Dataset
 from recsim_lab.evaluation.isolation import TMP_SIZE, ProcessTree, kept_environment, sandbox_command
@@ -184,6 +185,10 @@ class SandboxedAgent:
         reads = [*packages, *([folder] if folder is not None and folder.is_dir() else [])]
         environment = {"MALLOC_ARENA_MAX": _MALLOC_ARENA_MAX, **kept_environment(),
                        "PYTHONPATH": os.pathsep.join(roots)}
+        cache = default_cache_dir()
+        if cache.is_dir():  # text embeddings of item texts, which the agent sees anyway: read-only, so that a
+            reads.append(cache)  # submission reuses what the organiser's runs encoded but can poison nothing
+            environment[CACHE_ENV] = str(cache.resolve())
         tmp_size = TMP_SIZE if self.memory_limit is None else min(TMP_SIZE, self.memory_limit)
         chdir = folder if folder is not None and folder.is_dir() else Path("/tmp")
         command = sandbox_command(argv, reads=reads, hide=hide, chdir=chdir, tmp_size=tmp_size,
