@@ -384,10 +384,13 @@ def _score(args: argparse.Namespace) -> int:
         if e.verification == SELF_REPORTED and e.normalised_score > 1:
             print(f"recsim-lab: {e.name}: a self-reported score above the oracle's (normalised "
                   f"{e.normalised_score:.4g}); no evaluation vouches for it", file=sys.stderr)
-    for world in scoring.worlds.values():
+    ranked_worlds = {s.world for s in scoring.scored}
+    for world in (w for w in scoring.worlds.values() if w.fingerprint in ranked_worlds):
         references = world.references
         print(f"references on {world.label}, world {world.fingerprint[:WORLD_LABEL]} ({references.episodes} "
               f"episodes, seed {references.seed}): random {references.random:.5f}, oracle {references.oracle:.5f}")
+    if not entries:
+        return 1
     print(f"{'rank':>4}  {'mean score':>10}  {'normalised':>10}  {'users':>6}  {'receipt':13}  {'world':12}  name")
     for e in entries:
         print(f"{e.rank:>4}  {e.mean_score:>10.5f}  {e.normalised_score:>10.4f}  {e.users:>6}  {e.verification:13}  "
