@@ -36,3 +36,12 @@ def tiny_world() -> World:
 @pytest.fixture(scope="session")
 def tiny_world_dir(tiny_world: World, tmp_path_factory: pytest.TempPathFactory):
     return tiny_world.save(tmp_path_factory.mktemp("tiny_world"))
+
+
+@pytest.fixture(autouse=True)
+def organiser_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test's evaluations sign with a key (and record world seeds) under a temporary folder, never in
+    the user's ~/.config; the path of that key file."""
+    path = tmp_path_factory.mktemp("organiser") / "receipt.key"
+    monkeypatch.setenv("RECSIM_LAB_KEY", str(path))
+    return path

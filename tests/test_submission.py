@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,12 +16,13 @@ from recsim_lab.cli.commands import main
 from recsim_lab.evaluation.leaderboard import (
     LEADERBOARD_HEADER,
     References,
+    Scored,
     leaderboard_csv,
     rank,
     reference_scores,
     submission_names,
 )
-from recsim_lab.evaluation.submission import Submission, SubmissionError, read_submission
+from recsim_lab.evaluation.submission import MAX_PROBLEMS, Submission, SubmissionError, read_submission
 from recsim_lab.run.scoring import scores_csv
 
 USERS = np.arange(4)
@@ -90,24 +95,121 @@ def test_binary_garbage_is_a_submission_error(tmp_path):
         read_submission(path, USERS)
 
 
+def problems_of(path, users=USERS, **options) -> list[str]:
+    with pytest.raises(SubmissionError) as caught:
+        read_submission(path, users, **options)
+    return [p.replace(str(path.parent) + "/", "") for p in caught.value.problems]
+
+
+def test_a_leading_blank_line_is_fine(tmp_path):
+    assert read_submission(write(tmp_path, "\n\r\n" + VALID), USERS).users.tolist() == [0, 1, 2, 3]
+    assert problems_of(write(tmp_path, "\nuser,score\n" + VALID)) == [
+        "sub.csv, line 2: the header must be 'user_id,avg_score', got 'user,score'; the rows were not checked"]
+
+
+def test_a_csv_error_names_the_line_it_is_on(tmp_path):
+    text = "user_id,avg_score\n0,0.5\n1," + "9" * 200_000 + "\n2,0.0\n3,1.0\n"
+    assert problems_of(write(tmp_path, text)) == [
+        "sub.csv, line 3: not CSV text (field larger than field limit (131072)); the rest was not checked"]
+
+
+def test_a_row_over_two_lines_is_named_by_its_first_line(tmp_path):
+    text = 'user_id,avg_score\n0,0.5\n"1\n",0.25\n2,0.0\n3,1.0\n1,0.3\n'
+    assert problems_of(write(tmp_path, text)) == ["sub.csv, line 7: user_id 1 appears twice (first on line 3)"]
+
+
+def test_undecodable_bytes_are_named_by_their_line_and_the_rest_is_checked(tmp_path):
+    path = tmp_path / "sub.csv"
+    path.write_bytes(b"user_id,avg_score\r\n0,0.5\r\n1,\xff0.25\r\n2,0.0\r\n3,1.0\r\n3,1.0\r\n")
+    assert problems_of(path) == ["sub.csv, line 3: not UTF-8 text (byte 0xff at column 3)",
+                                 "sub.csv, line 6: user_id 3 appears twice (first on line 5)",
+                                 "sub.csv: 1 of 4 test users are missing: 1"]
+
+
+def test_a_user_id_of_thousands_of_digits_is_a_problem_not_a_crash(tmp_path):
+    text = "user_id,avg_score\n0,0.5\n1,0.25\n2,0.0\n3,1.0\n" + "7" * 5000 + ",0.1\n"
+    assert problems_of(write(tmp_path, text)) == [
+        "sub.csv, line 6: user_id '7777777777777777777777777777777777777777'... (5,000 characters) is not a test "
+        "user of this world (ids 0..3)"]
+
+
+def test_problems_are_listed_up_to_a_cap_and_counted(tmp_path):
+    text = "user_id,avg_score\n" + "".join(f"{i},2\n" for i in range(4)) + "0,0.1\n" * 100
+    with pytest.raises(SubmissionError) as caught:
+        read_submission(write(tmp_path, text), USERS)
+    assert len(caught.value.problems) == MAX_PROBLEMS and caught.value.total == 104
+    assert str(caught.value).endswith("... and 84 more problem(s)")
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path):
+    path = write(tmp_path, VALID)
+    assert problems_of(path, max_bytes=10) == [
+        f"sub.csv: {len(VALID)} bytes, over the size limit of 10 bytes (--max-bytes); not read"]
+    assert read_submission(path, USERS, max_bytes=len(VALID)).sha256 == hashlib.sha256(VALID.encode()).hexdigest()
+
+
+def test_a_line_too_long_ends_the_reading(tmp_path):
+    text = "user_id,avg_score\n0,0.5\n" + "1" * (3 << 20)
+    assert problems_of(write(tmp_path, text)) == ["sub.csv, line 3: longer than 1,048,576 bytes; the rest was not "
+                                                  "checked"]
+
+
+MEASURE = """
+import resource, sys
+import numpy as np
+from recsim_lab.evaluation.submission import SubmissionError, read_submission
+users = np.arange(2000)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    read_submission(sys.argv[1], users, max_bytes=None)
+except SubmissionError as error:
+    assert error.total > 100_000, error.total
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+
+
+def test_reading_streams_the_file(tmp_path):
+    # ~6 MB of rows, each user many times: memory must not grow with the file (the unstreamed parser took
+    # about 75 bytes per byte, some 450 MB here).
+    path = tmp_path / "big.csv"
+    block = "".join(f"{i},0.5\n" for i in range(2000)).encode()
+    path.write_bytes(b"user_id,avg_score\n" + block * 400)
+    grown_kib = int(subprocess.run([sys.executable, "-c", MEASURE, str(path)], check=True, capture_output=True,
+                                   text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout)
+    assert grown_kib < 40_000
+
+
 def submission(scores) -> Submission:
     return Submission(None, np.arange(len(scores)), np.asarray(scores, dtype=float))
 
 
+REFERENCES = References(random=0.1, oracle=0.3, episodes=5, seed=0)
+
+
+def scored(name, scores, references=REFERENCES, verified=True, world="ab" * 32) -> Scored:
+    return Scored(name, submission(scores), references, verified, world)
+
+
 def test_ranking_is_best_first_ties_share_a_rank_and_keep_their_order():
-    references = References(random=0.1, oracle=0.3, episodes=5, seed=0)
-    entries = rank([("a", submission([0.2])), ("b", submission([0.3])), ("c", submission([0.2])),
-                    ("d", submission([0.1]))], references)
+    entries = rank([scored("a", [0.2]), scored("b", [0.3]), scored("c", [0.2]), scored("d", [0.1], verified=False)])
     assert [(e.rank, e.name) for e in entries] == [(1, "b"), (2, "a"), (2, "c"), (4, "d")]
     assert [e.normalised_score for e in entries] == pytest.approx([1.0, 0.5, 0.5, 0.0])
+    assert [e.verification for e in entries] == ["verified"] * 3 + ["self-reported"]
     text = leaderboard_csv(entries)
-    assert text.splitlines()[0] == LEADERBOARD_HEADER and text.splitlines()[1].startswith("1,b,0.3,")
+    assert text.splitlines()[0] == LEADERBOARD_HEADER and text.splitlines()[1] == "1,b,0.3,1.0,1,verified,abababababab"
+
+
+def test_submissions_on_different_worlds_rank_by_their_normalised_scores():
+    easy = References(random=0.2, oracle=0.6, episodes=5, seed=0)
+    entries = rank([scored("raw_higher", [0.4], easy, world="e" * 64), scored("raw_lower", [0.3])])
+    assert [(e.name, e.rank, e.world) for e in entries] == [("raw_lower", 1, "ab" * 6),
+                                                            ("raw_higher", 2, "e" * 12)]
+    assert [e.normalised_score for e in entries] == pytest.approx([1.0, 0.5])
 
 
 def test_leaderboard_quotes_names_as_csv_readers_expect():
-    references = References(random=0.1, oracle=0.3, episodes=5, seed=0)
     names = ['team "a", b', "line\nbreak", "plain"]
-    entries = rank([(name, submission([0.2])) for name in names], references)
+    entries = rank([scored(name, [0.2]) for name in names])
     rows = list(csv.reader(io.StringIO(leaderboard_csv(entries), newline="")))
     assert [row[1] for row in rows[1:]] == names
 

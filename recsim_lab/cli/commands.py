@@ -28,14 +28,21 @@ from recsim_lab.cli.data_commands import add_data_commands
 from recsim_lab.cli.new_agent import class_name, write_agent_template
 from recsim_lab.errors import DataFormatError
 from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
-from recsim_lab.evaluation.leaderboard import leaderboard_csv, rank, reference_scores, submission_names
+from recsim_lab.evaluation.leaderboard import (
+    SELF_REPORTED,
+    WORLD_LABEL,
+    leaderboard_csv,
+    rank,
+    score_submissions,
+    submission_inputs,
+)
 from recsim_lab.evaluation.offline import OfflineConfig, offline_evaluate, summary_lines
-from recsim_lab.evaluation.submission import SubmissionError, read_submission
+from recsim_lab.evaluation.receipts import KEY_VARIABLE, key_path, load_key
 from recsim_lab.extras import MissingExtraError
 from recsim_lab.report.report import make_report
 from recsim_lab.run.failures import AgentRaised, agent_traceback
 from recsim_lab.run.runner import ProtocolConfig, RunConfig, play, prepare_resume, prepare_run
-from recsim_lab.worlds.presets import PRESETS, make_world
+from recsim_lab.worlds.presets import PRESETS
 from recsim_lab.worlds.world import CHOICE_MODELS
 
 
@@ -197,18 +204,33 @@ def build_parser() -> argparse.ArgumentParser:
                                "space), e.g. 512M, 8G, or 'none' (default: %(default)s)")
     evaluate.add_argument("--insecure", action="store_true",
                           help="run the agent without isolation (no namespaces): for code you trust")
+    evaluate.add_argument("--world-seed", type=int, default=None, metavar="N",
+                          help="seed of a preset's world (default: a fresh secret one, recorded beside the key "
+                               "under the run's id; this option reproduces a recorded run)")
+    _add_key_argument(evaluate, "signs receipt.json; created on first use")
     evaluate.set_defaults(command=_evaluate)
 
     score = commands.add_parser(
         "score", help="validate submission CSVs and rank them on a leaderboard",
         description="Check each user_id,avg_score file (header, every test user exactly once, scores in "
-                    "[0, 1]; every problem with its line) and rank the valid ones by mean score, normalised "
-                    "against the world's random (0) and oracle (1) references. Exit code 1 if any file is "
-                    "invalid.")
-    score.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION.csv")
-    score.add_argument("--env", required=True, help="preset name or world directory the submissions are for")
+                    "[0, 1]; problems with their lines) and rank the valid ones by their score normalised "
+                    "against their world's random (0) and oracle (1) references. A run directory of "
+                    "`recsim-lab evaluate` whose receipt the organiser's key verifies is scored on the world it "
+                    "was evaluated on and marked verified; anything else is self-reported and scored on --env. "
+                    "Exit code 1 if any submission is invalid.")
+    score.add_argument("submissions", nargs="+", type=Path, metavar="SUBMISSION",
+                       help="a CSV file, a run directory (its scores.csv and receipt.json), or a folder of those")
+    score.add_argument("--env", default=None,
+                       help="preset name or world directory for the self-reported submissions (its public world)")
+    score.add_argument("--verified-only", action="store_true",
+                       help="leave out the self-reported submissions (no --env needed)")
+    score.add_argument("--max-bytes", type=_memory_size, default="100M", metavar="SIZE",
+                       help="refuse a submission file larger than this, e.g. 100M, 2G, or 'none' (default: "
+                            "%(default)s)")
+    _add_key_argument(score, "checks the receipts; never created here")
     score.add_argument("--out", type=Path, default=None, metavar="LEADERBOARD.csv",
-                       help="write the leaderboard CSV here (rank,name,mean_score,normalised_score,users)")
+                       help="write the leaderboard CSV here (rank,name,mean_score,normalised_score,users,"
+                            "verification,world)")
     score.set_defaults(command=_score)
 
     report = commands.add_parser("report", help="an HTML report with figures of one or more runs",
@@ -245,6 +267,8 @@ def _batch_size(text: str) -> int | None:
     return value
 
 
+_GUESSABLE_SEEDS = 1 << 32  # a world seed below this can be found by trying them all
+
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -257,6 +281,12 @@ def _memory_size(text: str) -> int | None:
     if not match or float(match[1]) * _SIZE_UNITS[match[2].upper()] < 1:
         raise argparse.ArgumentTypeError(f"expected a size such as 512M, 8G or 'none', got {text!r}")
     return int(float(match[1]) * _SIZE_UNITS[match[2].upper()])
+
+
+def _add_key_argument(parser: argparse.ArgumentParser, role: str) -> None:
+    parser.add_argument("--key", default=None, metavar="PATH",
+                        help=f"the organiser's key file, mode 0600 ({role}; default: ${KEY_VARIABLE}, else "
+                             f"~/.config/recsim-lab/receipt.key)")
 
 
 def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
@@ -365,7 +395,12 @@ def _evaluate(args: argparse.Namespace) -> int:
         config = EvaluateConfig(agent=args.agent, env=args.env, episodes=args.episodes, seed=args.seed,
                                 time_limit=args.time_limit, memory_limit=args.memory_limit, out=args.out,
                                 insecure=args.insecure,
-                                agent_options=agent_options(args), progress=not args.no_progress)
+                                agent_options=agent_options(args), progress=not args.no_progress,
+                                world_seed=args.world_seed, key=args.key)
+    if args.world_seed is not None and args.world_seed < _GUESSABLE_SEEDS and args.env in PRESETS:
+        print(f"recsim-lab: warning: world seed {args.world_seed} is small enough for a submission to find by "
+              f"trying seeds against the data it is given; leave --world-seed out for a secret one",
+              file=sys.stderr)
     outcome = evaluate(config)
     summary = outcome.summary
     if outcome.ok:
@@ -384,30 +419,44 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
 
-    world = make_world(args.env)
-    valid, invalid = [], []
-    for name, path in zip(submission_names(args.submissions), args.submissions):
-        try:
-            valid.append((name, read_submission(path, world.dataset.users("test"))))
-        except SubmissionError as error:
-            print(error, file=sys.stderr)
-            invalid.append(name)
-    if invalid:
-        print(f"recsim-lab: {len(invalid)} invalid submission(s) left out of the leaderboard: {', '.join(invalid)}",
+    key_file = key_path(args.key)
+    key = load_key(key_file)
+    if key is None and args.verified_only:
+        raise ValueError(f"--verified-only needs the organiser's key, and there is none at {key_file} "
+                         f"(--key PATH or {KEY_VARIABLE})")
+    inputs, passed_over = submission_inputs(args.submissions)
+    scoring = score_submissions(inputs, env=args.env, key=key, key_file=key_file, verified_only=args.verified_only,
+                                max_bytes=args.max_bytes)
+    for note in passed_over + scoring.notes:
+        print(f"recsim-lab: {note}", file=sys.stderr)
+    for problem in scoring.invalid:
+        print(problem, file=sys.stderr)
+    if scoring.invalid:
+        print(f"recsim-lab: {len(scoring.invalid)} invalid submission(s) left out of the leaderboard",
               file=sys.stderr)
-    if not valid:
-        return 1
-    references = reference_scores(world)
-    entries = rank(valid, references)
-    print(f"references on {args.env} ({references.episodes} episodes, seed {references.seed}): "
-          f"random {references.random:.5f}, oracle {references.oracle:.5f}")
-    print(f"{'rank':>4}  {'mean score':>10}  {'normalised':>10}  {'users':>6}  name")
+    if scoring.left_out:
+        print(f"recsim-lab: {len(scoring.left_out)} self-reported submission(s) left out (--verified-only): "
+              f"{', '.join(scoring.left_out)}", file=sys.stderr)
+    entries = rank(scoring.scored)
     for e in entries:
-        print(f"{e.rank:>4}  {e.mean_score:>10.5f}  {e.normalised_score:>10.4f}  {e.users:>6}  {e.name}")
+        if e.verification == SELF_REPORTED and e.normalised_score > 1:
+            print(f"recsim-lab: {e.name}: a self-reported score above the oracle's (normalised "
+                  f"{e.normalised_score:.4g}); no evaluation vouches for it", file=sys.stderr)
+    ranked_worlds = {s.world for s in scoring.scored}
+    for world in (w for w in scoring.worlds.values() if w.fingerprint in ranked_worlds):
+        references = world.references
+        print(f"references on {world.label}, world {world.fingerprint[:WORLD_LABEL]} ({references.episodes} "
+              f"episodes, seed {references.seed}): random {references.random:.5f}, oracle {references.oracle:.5f}")
+    if not entries:
+        return 1
+    print(f"{'rank':>4}  {'mean score':>10}  {'normalised':>10}  {'users':>6}  {'receipt':13}  {'world':12}  name")
+    for e in entries:
+        print(f"{e.rank:>4}  {e.mean_score:>10.5f}  {e.normalised_score:>10.4f}  {e.users:>6}  {e.verification:13}  "
+              f"{e.world:12}  {e.name}")
     if args.out is not None:
         atomic_write_text(args.out, leaderboard_csv(entries))
         print(f"leaderboard: {args.out}")
-    return 1 if invalid else 0
+    return 1 if scoring.invalid or not entries else 0
 
 
 def _offline(args: argparse.Namespace) -> int:

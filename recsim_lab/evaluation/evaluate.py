@@ -13,10 +13,16 @@ refuses unless ``insecure`` (for code you trust). When the agent fails
 (see :data:`~recsim_lab.evaluation.sandbox.FAILURE_STATUSES`), the run directory holds ``config.json`` and a
 ``summary.json`` with the failure record (status, reason, the failing call, 0-based episode and step, the
 agent's traceback) and nothing else. If the evaluation itself is interrupted, its run directory is removed.
+
+A preset's world is built from a secret seed (:mod:`~recsim_lab.evaluation.receipts`): drawn afresh unless
+``world_seed`` fixes it, recorded beside the organiser's key under the run's id, never in the run directory.
+A successful evaluation also writes ``receipt.json``, the organiser's HMAC over the scores, the world, the
+submission and the settings, which ``score`` checks.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -25,6 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from recsim_lab.evaluation.isolation import isolation_problem
+from recsim_lab.evaluation.receipts import (
+    draw_world_seed,
+    key_path,
+    load_key,
+    make_receipt,
+    new_run_id,
+    record_world_seed,
+    submission_digest,
+    world_fingerprint,
+    write_receipt,
+)
 from recsim_lab.evaluation.sandbox import AgentFailure, SandboxedAgent
 from recsim_lab.run.failures import AgentRaised
 from recsim_lab.run.runner import (
@@ -36,7 +53,7 @@ from recsim_lab.run.runner import (
     write_outputs,
 )
 from recsim_lab.validation import check_scalar
-from recsim_lab.worlds.presets import make_world
+from recsim_lab.worlds.presets import PRESETS, make_world
 from recsim_lab.worlds.world import World
 
 DEFAULT_MEMORY_LIMIT = 8 << 30
@@ -58,9 +75,15 @@ class EvaluateConfig(ProtocolConfig):
     (``RLIMIT_AS``); ``None``: no limit."""
     insecure: bool = False
     """Run the submission as a plain child process, without isolation: for code you trust."""
+    world_seed: int | None = None
+    """Seed of a preset's world; ``None``: a fresh secret one. Never written to the run directory."""
+    key: str | None = None
+    """The organiser's key file (receipts, world-seed records); ``None``: ``$RECSIM_LAB_KEY`` or the default."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.world_seed = check_scalar(self.world_seed, "world_seed", int, min_val=0, allow_none=True)
+        check_scalar(self.key, "key", (str, os.PathLike), allow_none=True)
         self.time_limit = check_scalar(self.time_limit, "time_limit", float, min_val=0.0,
                                        include_boundaries="neither")
         self.memory_limit = check_scalar(self.memory_limit, "memory_limit", int, min_val=1, allow_none=True)
@@ -88,7 +111,8 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
 
     Args:
         config: the submission, world, limits.
-        world: an already built world for ``config.env`` (built from ``config.env`` when omitted).
+        world: an already built world for ``config.env`` (built from ``config.env`` and its world seed when
+            omitted; when given for a preset, ``config.world_seed`` must say its seed).
 
     Returns:
         The run directory and its summary: the run's summary plus ``status: "ok"``, or the failure record;
@@ -98,12 +122,24 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
     problem = None if config.insecure else isolation_problem()
     if problem is not None:
         raise ValueError(f"{problem}; or pass --insecure to run code you trust without isolation")
-    world = make_world(config.env) if world is None else world
+    key_file = key_path(config.key)
+    key = load_key(key_file, create=True)
+    world_seed = config.world_seed
+    if config.env in PRESETS and world_seed is None:
+        if world is not None:
+            raise ValueError(f"evaluate was given a world for preset {config.env!r}: say its world_seed")
+        world_seed = draw_world_seed()
+    world = make_world(config.env, seed=world_seed) if world is None else world
     protocol = config.protocol()
     limits = {"time_limit_s": config.time_limit, "memory_limit_bytes": config.memory_limit,
               "isolated": not config.insecure}
-    directory = create_run_directory(protocol, world, evaluation=limits)
+    submission, run_id = submission_digest(config.agent), new_run_id()
+    directory = create_run_directory(protocol, world, evaluation=limits, run_id=run_id)
     hide = tuple(Path(path).resolve() for path in (config.env, config.out, directory) if Path(path).exists())
+    env = config.env if config.env in PRESETS else str(Path(config.env).resolve())
+    fingerprint = world_fingerprint(world)
+    record_world_seed(key_file, run_id, {"env": env, "world_seed": world_seed, "world_fingerprint": fingerprint,
+                                         "agent": config.agent, "directory": str(directory.resolve())})
     start = time.monotonic()
     try:
         # the agent saves into its own private folder; the scorer's checkpoint path is only a name to it
@@ -115,14 +151,19 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
                                    checkpoint=Path(checkpoint), split=protocol.split,
                                    batch_size=protocol.batch_size, progress=protocol.progress)
         # the sandbox is closed: every process of the submission is gone before a result is written
-        summary = write_outputs(directory, protocol, world, results, status="ok",
+        summary = write_outputs(directory, protocol, world, results, status="ok", run_id=run_id,
                                 evaluation={**limits, "wall_s": time.monotonic() - start})
+        settings = {"episodes": protocol.episodes, "seed": protocol.seed, "agent_options": config.agent_options,
+                    **limits, "world_seed": world_seed}
+        write_receipt(directory, make_receipt(key, run_id=run_id, env=env, fingerprint=fingerprint,
+                                              scores=(directory / "scores.csv").read_bytes(),
+                                              submission=submission, settings=settings))
     except (AgentFailure, AgentRaised) as error:  # the runner raises the sandbox's failures as AgentRaised
         failure = error.__cause__ if isinstance(error, AgentRaised) else error
         if not isinstance(failure, AgentFailure):
             shutil.rmtree(directory, ignore_errors=True)
             raise
-        summary = {**failure.record(), "env": config.env, "agent": config.agent,
+        summary = {**failure.record(), "env": config.env, "agent": config.agent, "run_id": run_id,
                    "evaluation": {**limits, "wall_s": time.monotonic() - start}}
         write_json(directory / "summary.json", summary)
     except BaseException:

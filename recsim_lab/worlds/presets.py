@@ -2,6 +2,11 @@
 
 ``make_world("default")`` builds the built-in synthetic world; ``make_world("path/to/dir")`` loads a world
 directory (DataLab-format dataset files plus ``world.npz``). ``recsim-lab envs`` lists the presets.
+
+A preset is generated from a world seed: :data:`PUBLIC_WORLD_SEED` unless another is given
+(``make_world("small", seed=...)``). The public seed is what ``run``, the environments and the tests use, so
+anyone can rebuild those worlds; ``evaluate`` draws a secret seed instead (see
+:mod:`recsim_lab.evaluation.receipts`).
 """
 
 from __future__ import annotations
@@ -11,44 +16,57 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from recsim_lab.names import unknown_name_error
+from recsim_lab.validation import check_scalar
 from recsim_lab.worlds.synthetic import SyntheticConfig, build_synthetic_world
 from recsim_lab.worlds.world import World
+
+PUBLIC_WORLD_SEED = 0
+"""The world seed of every preset unless another is given: public, so a world built with it is no secret."""
 
 
 @dataclass(frozen=True)
 class Preset:
-    """A named world: how to build it and one line saying what it is."""
+    """A named world: how to build it from a world seed, and one line saying what it is."""
 
-    build: Callable[[], World]
+    generate: Callable[[int], World]
     summary: str
+
+    def build(self, seed: int = PUBLIC_WORLD_SEED) -> World:
+        """The preset's world for ``seed`` (default: the public seed)."""
+        return self.generate(check_scalar(seed, "world_seed", int, min_val=0))
 
 
 PRESETS: dict[str, Preset] = {
     "default": Preset(
-        lambda: build_synthetic_world(SyntheticConfig(), name="default"),
+        lambda seed: build_synthetic_world(SyntheticConfig(seed=seed), name="default"),
         "synthetic, 2,000 users (1,000 train), 3,000 items, 42 dims; builds in about a second",
     ),
     "datalab": Preset(
-        lambda: build_synthetic_world(SyntheticConfig(n_items=209_527), name="datalab"),
+        lambda seed: build_synthetic_world(SyntheticConfig(n_items=209_527, seed=seed), name="datalab"),
         "synthetic at the DataLab Cup scale: 2,000 users (1,000 train), 209,527 items, 42 dims",
     ),
     "small": Preset(
-        lambda: build_synthetic_world(SyntheticConfig(n_users=200, n_train_users=100, n_items=500),
-                                      name="small"),
+        lambda seed: build_synthetic_world(SyntheticConfig(n_users=200, n_train_users=100, n_items=500, seed=seed),
+                                           name="small"),
         "synthetic, 200 users (100 train), 500 items, 42 dims; for quick tries",
     ),
 }
 
 
-def make_world(spec: str | Path) -> World:
-    """Build a preset by name, or load a world directory.
+def make_world(spec: str | Path, *, seed: int | None = None) -> World:
+    """Build a preset by name (from world ``seed``; ``None``: :data:`PUBLIC_WORLD_SEED`), or load a world
+    directory.
 
     Raises:
-        ValueError: ``spec`` is neither a preset nor a directory (with "did you mean" suggestions).
+        ValueError: ``spec`` is neither a preset nor a directory (with "did you mean" suggestions), or a
+            ``seed`` for a world directory (its world is in its files).
     """
     spec = str(spec)
     if spec in PRESETS:
-        return PRESETS[spec].build()
+        return PRESETS[spec].build(PUBLIC_WORLD_SEED if seed is None else seed)
     if Path(spec).is_dir():
+        if seed is not None:
+            raise ValueError(f"a world seed applies to presets ({', '.join(PRESETS)}), not to the world "
+                             f"directory {spec!r}, whose world is in its files")
         return World.load(spec)
     raise unknown_name_error("env", spec, PRESETS, hint=" An env can also be a world directory.")
