@@ -123,7 +123,7 @@ def test_a_hostile_submission_gets_nothing(arena, popularity, capfd, name, statu
         assert summary["mean_score"] <= popularity
     assert fingerprint(arena["out"]) == outputs  # nothing rewritten after evaluate returned
     assert sorted(p.name for p in outcome.directory.iterdir()) == (
-        ["config.json", "episodes.csv", "scores.csv", "summary.json", "trace.csv"] if status == "ok"
+        ["config.json", "episodes.csv", "receipt.json", "scores.csv", "summary.json", "trace.csv"] if status == "ok"
         else ["config.json", "summary.json"])
     assert fingerprint(arena["world"], arena["other"]) == world_and_other
     assert fingerprint(path.parent) == own_folder
