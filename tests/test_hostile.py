@@ -184,3 +184,12 @@ def test_without_isolation_evaluate_refuses_in_one_line(arena, monkeypatch, caps
                                        "--insecure to run code you trust without isolation\n")
     assert not (arena["root"] / "refused").exists()
     assert main([*args, "--insecure"]) == 0
+
+
+def test_an_output_folder_inside_the_submissions_folder_is_hidden_once(tmp_path):
+    """--out inside the submission's folder, and the run directory inside --out: one read-only tmpfs over the
+    outer one (a second, inside a read-only tmpfs, could not be made and bwrap would fail)."""
+    (tmp_path / "runs" / "run").mkdir(parents=True)
+    command = isolation.sandbox_command(["true"], reads=[tmp_path], hide=[tmp_path / "runs" / "run", tmp_path / "runs"],
+                              chdir=tmp_path)
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == "--remount-ro"] == [str(tmp_path / "runs")]

@@ -127,8 +127,10 @@ def sandbox_command(argv: Sequence[str], *, reads: Iterable[Path], hide: Iterabl
     for path in sorted(set(seen), key=lambda p: len(p.parts)):
         if not any(path != other and path.is_relative_to(other) for other in seen):
             command += ["--ro-bind", str(path), str(path)]
-    for path in {Path(os.path.realpath(p)) for p in hide}:
-        if any(path.is_relative_to(other) for other in seen):
+    hidden = sorted({Path(os.path.realpath(p)) for p in hide}, key=lambda p: len(p.parts))
+    for index, path in enumerate(hidden):  # one read-only tmpfs over the outermost: it covers what lies inside
+        if any(path.is_relative_to(other) for other in seen) and \
+                not any(path.is_relative_to(outer) for outer in hidden[:index]):
             command += ["--tmpfs", str(path), "--remount-ro", str(path)]
     environment = kept_environment() if environment is None else environment
     for name, value in sorted({"HOME": "/tmp", "TMPDIR": "/tmp", **environment}.items()):
