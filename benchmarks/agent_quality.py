@@ -1,22 +1,33 @@
-"""Quality of the built-in agents on one world: mean score, click rate and normalised score.
+"""Quality and cost of the agents on one world: mean score, click rate, normalised score, steps/s, peak memory.
 
     python benchmarks/agent_quality.py [--env default] [--episodes 5] [--seed 0] [--agents random,popularity,...]
-                                       [--set hybrid.mode=slots ...]
+                                       [--set hybrid.mode=slots ...] [--no-isolate]
 
-Each agent plays the test population through the runner (fit once, checkpoint, restore before every
-episode, batched path). ``normalised = (agent - random) / (oracle - random)``. Prints a table, then one
-JSON object ``{"<agent>": {"mean_score", "click_rate", "normalised", "fit_and_play_seconds"}, ...}``.
+``--agents all`` runs every registered agent (``recsim-lab agents``: the built-ins and any plugin). Each
+agent plays the test population through the runner (fit once, checkpoint, restore before every episode,
+batched path). ``normalised = (agent - random) / (oracle - random)`` (empty unless both are in the list).
+``steps_per_s``: agent + env user-steps per second over the episodes' play (recommend, env step and the
+agent's update; fit and checkpoint restores excluded). ``peak_rss_bytes``: the peak resident set size of the
+process that built the world and fitted and played that one agent: each agent runs in its own child
+process (this script again, ``--worker``), so the figure is that agent's, world, interpreter and libraries
+included (``--no-isolate`` runs them all in this process: faster, but the peak then only grows). Prints a
+table, then one JSON object ``{"<agent>": {"mean_score", "click_rate", "normalised", "steps_per_s",
+"peak_rss_bytes", "fit_and_play_seconds"}, ...}``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from agents.registry import make_agent
+from agents.registry import make_agent, registered_agents
 from recsim_lab.cli.commands import parse_options
 from recsim_lab.run.runner import run_episodes
 from recsim_lab.run.scoring import summarize
@@ -25,39 +36,71 @@ from recsim_lab.worlds.presets import make_world
 AGENTS = ("random", "popularity", "funk_svd", "content", "hybrid", "oracle")
 
 
-def main() -> None:
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process (ru_maxrss is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def play(env: str, name: str, episodes: int, seed: int, options: dict[str, Any]) -> dict[str, Any]:
+    """One agent on one world through the runner: the figures of the module docstring."""
+    world = make_world(env)
+    start = time.perf_counter()
+    agent = make_agent(name, world=world, **options)
+    with tempfile.TemporaryDirectory() as checkpoint:
+        episodes_played = run_episodes(world, agent, episodes=episodes, seed=seed, checkpoint=Path(checkpoint),
+                                       progress=False)
+    summary = summarize(episodes_played, world.rules.horizon)
+    return {"mean_score": summary["mean_score"], "click_rate": summary["click_rate"],
+            "steps": summary["steps"], "steps_per_s": summary["steps_per_s"], "peak_rss_bytes": peak_rss_bytes(),
+            "fit_and_play_seconds": time.perf_counter() - start}
+
+
+def isolated(env: str, name: str, episodes: int, seed: int, options: dict[str, Any]) -> dict[str, Any]:
+    """:func:`play` in a child process (its own peak memory)."""
+    command = [sys.executable, __file__, "--worker", json.dumps({"env": env, "name": name, "episodes": episodes,
+                                                                  "seed": seed, "options": options})]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"agent {name} failed:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="default")
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--agents", default=",".join(AGENTS), help="comma-separated agent names")
+    parser.add_argument("--agents", default=",".join(AGENTS),
+                        help="comma-separated agent names, or 'all' (every registered agent)")
     parser.add_argument("--set", dest="options", action="append", default=[], metavar="AGENT.KEY=VALUE",
                         help="an agent option, e.g. hybrid.mode=slots (repeatable)")
-    args = parser.parse_args()
-    world = make_world(args.env)
+    parser.add_argument("--no-isolate", action="store_true", help="run every agent in this process")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        job = json.loads(args.worker)
+        print(json.dumps(play(job["env"], job["name"], job["episodes"], job["seed"], job["options"])))
+        return
     options: dict[str, dict] = {}
     for key, value in parse_options(args.options).items():
         agent, _, option = key.partition(".")
         options.setdefault(agent, {})[option] = value
+    names = list(registered_agents()) if args.agents == "all" else args.agents.split(",")
     results = {}
-    for name in args.agents.split(","):
-        start = time.perf_counter()
-        agent = make_agent(name, world=world, **options.get(name, {}))
-        with tempfile.TemporaryDirectory() as checkpoint:
-            episodes = run_episodes(world, agent, episodes=args.episodes, seed=args.seed,
-                                    checkpoint=Path(checkpoint), progress=False)
-        summary = summarize(episodes, world.rules.horizon)
-        results[name] = {"mean_score": summary["mean_score"], "click_rate": summary["click_rate"],
-                         "fit_and_play_seconds": time.perf_counter() - start}
+    for name in names:
+        runner = play if args.no_isolate else isolated
+        results[name] = runner(args.env, name, args.episodes, args.seed, options.get(name, {}))
     low = results.get("random", {}).get("mean_score")
     high = results.get("oracle", {}).get("mean_score")
     for row in results.values():
         row["normalised"] = (row["mean_score"] - low) / (high - low) if low is not None and high else None
-    print(f"{'agent':12} {'mean score':>11} {'click rate':>11} {'normalised':>11} {'seconds':>8}")
+    print(f"{'agent':15} {'mean score':>11} {'click rate':>11} {'normalised':>11} {'steps/s':>9} "
+          f"{'peak MiB':>9} {'seconds':>8}")
     for name, row in results.items():
         normalised = "" if row["normalised"] is None else f"{row['normalised']:.3f}"
-        print(f"{name:12} {row['mean_score']:11.5f} {row['click_rate']:11.3f} {normalised:>11} "
-              f"{row['fit_and_play_seconds']:8.1f}")
+        print(f"{name:15} {row['mean_score']:11.5f} {row['click_rate']:11.3f} {normalised:>11} "
+              f"{row['steps_per_s']:9,.0f} {row['peak_rss_bytes'] / 2**20:9.0f} {row['fit_and_play_seconds']:8.1f}")
     print(json.dumps(results))
 
 

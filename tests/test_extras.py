@@ -49,6 +49,8 @@ def test_helpers_name_the_feature_and_the_extra(monkeypatch):
     ("tensorflow", "funk_svd", "funk_svd needs TensorFlow: pip install 'recsim-lab[mf]'"),
     ("sentence_transformers", "content", "content needs sentence-transformers: pip install 'recsim-lab[text]'"),
     ("tensorflow", "hybrid", "funk_svd needs TensorFlow: pip install 'recsim-lab[mf]'"),
+    ("sentence_transformers", "lin_ucb", "lin_ucb needs sentence-transformers: pip install 'recsim-lab[text]'"),
+    ("sentence_transformers", "lin_ts", "lin_ts needs sentence-transformers: pip install 'recsim-lab[text]'"),
 ])
 def test_an_agent_without_its_extra_fails_at_once_in_one_line(module, agent, message, monkeypatch, capsys, tmp_path):
     missing(monkeypatch, module)
