@@ -51,8 +51,8 @@ class OracleAgent:
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
         n_users, n_items = self.world.dataset.n_users, self.world.dataset.n_items
-        if self.ranking is None:
-            self._rank(min(self.depth, n_items))
+        if self.ranking is None or self.ranking.shape[1] < min(k, n_items):  # at least k deep (a long list asked)
+            self._rank(min(max(self.depth, k), n_items))
         slates, short = first_k_unseen_per_user(self.ranking[users], users, self.seen, k)
         deeper = min(2 * self.ranking.shape[1], n_items, max(_RANKING_CELLS // n_users, self.ranking.shape[1]))
         if short.any() and deeper > self.ranking.shape[1]:

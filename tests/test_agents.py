@@ -201,3 +201,16 @@ def test_random_unseen_draws_whole_rankings_uniformly_and_quickly():
                          minlength=6)
     assert counts[0] == 0  # never the seen item; each of the 5 others with probability 4/5
     assert np.abs(counts[1:] / 4000 - 0.8).max() < 4 * np.sqrt(0.8 * 0.2 / 4000)
+
+
+def test_the_oracle_gives_slates_longer_than_its_ranking_depth(tiny_world):
+    oracle = OracleAgent(world=tiny_world, depth=4)
+    oracle.fit(tiny_world.dataset, seed=0)
+    users = np.arange(3)
+    slates = oracle.recommend(users, 50)  # the offline harness asks for whole rankings
+    scores = tiny_world.user_embeddings[users] @ tiny_world.item_embeddings.T
+    seen = SeenItems.from_histories(tiny_world.dataset.histories, tiny_world.dataset.n_items)
+    scores[seen.dense(users)] = -np.inf
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :50]
+    assert slates.shape == (3, 50)
+    assert np.allclose(np.take_along_axis(scores, slates, axis=1), np.take_along_axis(scores, expected, axis=1))
