@@ -30,6 +30,8 @@ BUILTIN_AGENTS: dict[str, tuple[str, str]] = {
     "funk_svd": ("agents.funk_svd:FunkSVDAgent", "matrix factorisation (TensorFlow), learns per response"),
     "content": ("agents.content:ContentAgent", "items whose text embedding is closest to the user's clicks"),
     "hybrid": ("agents.hybrid:HybridAgent", "funk_svd and content blended (or by slate slots)"),
+    "two_tower": ("agents.two_tower:TwoTowerAgent", "two-tower retrieval (TensorFlow): click-history and item towers"),
+    "triplet": ("agents.triplet:TripletAgent", "triplet margin model: clicked above passed-over items (TensorFlow)"),
 }
 
 DEFAULT_AGENT = "hybrid"
