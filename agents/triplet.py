@@ -85,8 +85,9 @@ class TripletAgent:
     """SGD step size of ``update``."""
     online_steps: int = 1
     """SGD steps per ``update`` call."""
-    ignored_weight: float = 1.0
-    """Total weight of an ignored slate's triplets (0 ignores such slates; a click weighs 1)."""
+    ignored_weight: float = 0.3
+    """Total weight of an ignored slate's triplets (0 ignores such slates; a click weighs 1; 0, 0.3 and 1
+    measured on three worlds: ``benchmarks/README.md``)."""
 
     user_factors: np.ndarray | None = field(default=None, init=False, repr=False)
     """``(n_users, factors)`` float32 ``p_u``."""
