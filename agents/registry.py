@@ -35,6 +35,8 @@ BUILTIN_AGENTS: dict[str, tuple[str, str]] = {
     "thompson": ("agents.thompson:ThompsonAgent", "per-item Beta-Bernoulli Thompson sampling"),
     "lin_ucb": ("agents.lin_ucb:LinUCBAgent", "LinUCB per user over projected text embeddings"),
     "lin_ts": ("agents.lin_ts:LinTSAgent", "linear Thompson sampling per user over projected text embeddings"),
+    "two_tower": ("agents.two_tower:TwoTowerAgent", "two-tower retrieval (TensorFlow): click-history and item towers"),
+    "triplet": ("agents.triplet:TripletAgent", "triplet margin model: clicked above passed-over items (TensorFlow)"),
 }
 
 DEFAULT_AGENT = "hybrid"
