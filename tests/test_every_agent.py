@@ -28,7 +28,8 @@ from recsim_lab.extras import EXTRAS, MissingExtraError
 SLOW = {"funk_svd", "hybrid"}
 """Agents whose tests here take more than a few seconds (TensorFlow's import and warm start): marked slow."""
 
-EXPECTED_EXTRA = {"funk_svd": "mf", "content": "text", "hybrid": "mf", "lin_ucb": "text", "lin_ts": "text"}
+EXPECTED_EXTRA = {"funk_svd": "mf", "content": "text", "hybrid": "mf", "lin_ucb": "text", "lin_ts": "text",
+                  "two_tower": "text", "triplet": "mf"}
 """The extra a built-in agent asks for when every optional dependency is missing (hybrid: its first child's).
 Agents not listed must work on the core install, unless they are not built in (then any extra is accepted,
 as long as the message names it)."""
@@ -102,7 +103,7 @@ def test_every_agent_plays_a_gymnasium_episode(name, tiny_world):
 
 
 HEAVY = sorted(EXTRAS)
-MESSAGE = re.compile(r"^(\S+) needs (.+): pip install 'recsim-lab\[(\w+)\]'$")
+MESSAGE = re.compile(r"^(.+?) needs (.+): pip install 'recsim-lab\[(\w+)\]'$")
 
 
 @pytest.mark.parametrize("name", registered_agents())
