@@ -166,8 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="hold out each user's last N clicks (default: the world's futures, else 5)")
     offline.add_argument("--depth", type=int, default=None, metavar="N",
                          help="for agents without scores(): ask recommend() for at most N items per user "
-                              "(default: all unclicked items, a full ranking; random needs N <= ~half the "
-                              "catalogue)")
+                              "(default: all unclicked items, a full ranking)")
     offline.add_argument("--split", choices=("train", "test"), default="test",
                          help="users evaluated: train = the first n_train_users, test = all (default: %(default)s)")
     offline.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",

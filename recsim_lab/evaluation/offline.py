@@ -20,10 +20,8 @@ online play, where a clicked item cannot be clicked again):
    ranking; users with equal counts share a call), or at most ``depth``: an item at position j of the
    answer scores ``k - j``, candidates the agent did not return share score 0 (tied below all ranked ones;
    AUC counts ties as one half), items from the history and repeats are skipped. ``popularity``,
-   ``oracle`` and ``hybrid`` take this route at full depth. ``random`` cannot: its sampler
-   (``agents/helpers/ranking.random_unseen``) draws ``2k`` ids and needs ``k`` distinct unseen ones among
-   them, so ``k`` near the candidate count never completes; give it a ``depth`` of at most about half the
-   catalogue (its unranked tail is tied, which leaves its expected AUC at exactly 0.5).
+   ``oracle``, ``random`` and ``hybrid`` take this route at full depth (a ``depth`` leaves the unranked tail
+   tied, which keeps ``random``'s expected AUC at exactly 0.5).
 """
 
 from __future__ import annotations
