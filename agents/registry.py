@@ -83,7 +83,8 @@ def make_agent(spec: str, world: World | None = None, **options: Any) -> Any:
     A class whose constructor takes a ``world`` keyword gets the hidden ``world`` (privileged agents).
 
     Raises:
-        ValueError: unknown agent, or an option the constructor does not accept (listing those it does).
+        ValueError: unknown agent, an option the constructor does not accept (listing those it does), or one
+            it rejects (a ``TypeError`` of the constructor becomes a ``ValueError`` with its message).
     """
     cls = load_agent_class(spec)
     parameters = inspect.signature(cls).parameters
@@ -97,7 +98,10 @@ def make_agent(spec: str, world: World | None = None, **options: Any) -> Any:
         if world is None:
             raise ValueError(f"agent {spec!r} is privileged (it reads the hidden world) and needs world=")
         options["world"] = world
-    return cls(**options)
+    try:
+        return cls(**options)
+    except TypeError as error:  # a hyperparameter of the wrong type: bad input, whoever builds the agent
+        raise ValueError(str(error)) from error
 
 
 def _import_module(name: str) -> Any:

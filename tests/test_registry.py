@@ -61,3 +61,15 @@ def test_plugins_of_the_entry_point_group_are_found_by_name(monkeypatch):
     assert registry.load_agent_class("third_party_popularity") is PopularityAgent
     with pytest.raises(ValueError, match="third_party_popularity"):
         registry.load_agent_class("third_party_popularit")  # did-you-mean covers plugins too
+
+
+def test_a_type_error_of_the_constructor_is_bad_input_for_every_command(tmp_path, tiny_world_dir, capsys):
+    from recsim_lab.cli import main
+
+    path = tmp_path / "strict.py"
+    path.write_text("class Strict:\n    def __init__(self, alpha=1.0):\n        self.alpha = float(alpha)\n")
+    for command in (["run", "--no-progress", "--no-report"], ["offline"]):
+        code = main([*command, "--env", str(tiny_world_dir), "--agent", f"{path}:Strict", "--set", "alpha=[1]",
+                     "--out", str(tmp_path / "out")])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err, (command, err)
