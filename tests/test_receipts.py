@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from recsim_lab.cli.commands import main
+from recsim_lab.evaluation import leaderboard
 from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
 from recsim_lab.evaluation.leaderboard import score_submissions, submission_inputs
 from recsim_lab.evaluation.receipts import (
@@ -248,3 +249,26 @@ def test_a_folder_passes_over_failed_evaluations(tmp_path):
     (tmp_path / "a.csv").write_text("user_id,avg_score\n")
     inputs, notes = submission_inputs([tmp_path])
     assert [i.name for i in inputs] == ["a"] and "failed_run: no scores" in notes[0]
+
+
+@pytest.mark.parametrize("field", ["key_id", "hmac_sha256", "scores_sha256", "world_fingerprint"])
+@pytest.mark.parametrize("value", ["é", "ab", "zz" * 32, "AB" * 32 + "é"])
+def test_a_receipt_with_a_non_hex_digest_is_invalid_not_a_crash(competition, organiser_key, field, value):
+    folder, run_dir = competition
+    receipt = json.loads((run_dir / "receipt.json").read_text())
+    receipt[field] = value
+    (run_dir / "receipt.json").write_text(json.dumps(receipt))
+    with pytest.raises(ReceiptError, match=field):
+        read_receipt(run_dir / "receipt.json")
+    inputs, _ = submission_inputs([run_dir])
+    scoring = score_submissions(inputs, env=None, key=load_key(organiser_key), key_file=organiser_key)
+    assert not scoring.scored and scoring.invalid and run_dir.name in scoring.invalid[0]
+
+
+def test_any_receipt_error_makes_that_submission_invalid_not_the_command_crash(competition, organiser_key,
+                                                                               monkeypatch, tmp_path):
+    folder, run_dir = competition
+    monkeypatch.setattr(leaderboard, "verify_receipt", lambda *args: 1 / 0)
+    inputs, _ = submission_inputs([run_dir])
+    scoring = score_submissions(inputs, env=None, key=load_key(organiser_key), key_file=organiser_key)
+    assert not scoring.scored and "receipt" in scoring.invalid[0]

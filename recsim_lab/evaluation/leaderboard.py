@@ -248,6 +248,9 @@ def score_submissions(inputs: Sequence[SubmissionInput], *, env: str | None, key
         except ReceiptError as error:
             scoring.invalid.append(f"{item.name}: {error}")
             continue
+        except Exception as error:  # noqa: BLE001  (whatever a receipt holds, it fails its own submission only)
+            scoring.invalid.append(f"{item.name}: its receipt cannot be checked ({type(error).__name__}: {error})")
+            continue
         if not verdict.verified:
             if verified_only:
                 scoring.left_out.append(item.name)
