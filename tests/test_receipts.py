@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 
 import numpy as np
@@ -272,3 +273,14 @@ def test_any_receipt_error_makes_that_submission_invalid_not_the_command_crash(c
     inputs, _ = submission_inputs([run_dir])
     scoring = score_submissions(inputs, env=None, key=load_key(organiser_key), key_file=organiser_key)
     assert not scoring.scored and "receipt" in scoring.invalid[0]
+
+
+def test_a_copied_run_is_ranked_once(competition, organiser_key, tmp_path):
+    folder, run_dir = competition
+    copy = tmp_path / "elsewhere" / "copy_of_run"
+    shutil.copytree(run_dir, copy)
+    inputs, _ = submission_inputs([run_dir, copy])
+    scoring = score_submissions(inputs, env=None, key=load_key(organiser_key), key_file=organiser_key)
+    assert [s.verified for s in scoring.scored] == [True]
+    assert len(scoring.invalid) == 1 and "copy_of_run" in scoring.invalid[0]
+    assert "same run" in scoring.invalid[0] and run_dir.name in scoring.invalid[0]

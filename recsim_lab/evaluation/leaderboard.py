@@ -227,6 +227,7 @@ def score_submissions(inputs: Sequence[SubmissionInput], *, env: str | None, key
     """
     scoring = Scoring()
     known: dict[tuple[str, int | None], WorldReferences] = {}
+    signed_runs: dict[str, str] = {}  # the run_id of each verified receipt: the first submission with it
 
     def world_of(spec: str, seed: int | None) -> WorldReferences:
         if (spec, seed) not in known:
@@ -251,6 +252,13 @@ def score_submissions(inputs: Sequence[SubmissionInput], *, env: str | None, key
         except Exception as error:  # noqa: BLE001  (whatever a receipt holds, it fails its own submission only)
             scoring.invalid.append(f"{item.name}: its receipt cannot be checked ({type(error).__name__}: {error})")
             continue
+        if verdict.verified:
+            run_id = receipt["run_id"]
+            if run_id in signed_runs:
+                scoring.invalid.append(f"{item.name}: the same run ({run_id}) as {signed_runs[run_id]}: a copy of "
+                                       f"a run directory is ranked once")
+                continue
+            signed_runs[run_id] = item.name
         if not verdict.verified:
             if verified_only:
                 scoring.left_out.append(item.name)
