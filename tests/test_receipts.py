@@ -284,3 +284,20 @@ def test_a_copied_run_is_ranked_once(competition, organiser_key, tmp_path):
     assert [s.verified for s in scoring.scored] == [True]
     assert len(scoring.invalid) == 1 and "copy_of_run" in scoring.invalid[0]
     assert "same run" in scoring.invalid[0] and run_dir.name in scoring.invalid[0]
+
+
+def test_an_insecure_evaluation_is_not_verified_and_its_child_has_no_key(tmp_path, organiser_key, capsys):
+    folder = tmp_path / "team"
+    folder.mkdir()
+    (folder / "agent.py").write_text(
+        "import os\nfrom agents.popularity import PopularityAgent\n\n\nclass Agent(PopularityAgent):\n"
+        "    def fit(self, data, *, seed):\n"
+        "        assert 'RECSIM_LAB_KEY' not in os.environ, 'the key reached the child'\n"
+        "        super().fit(data, seed=seed)\n")
+    outcome = evaluated(tmp_path, agent=f"{folder / 'agent.py'}:Agent", insecure=True)
+    out = tmp_path / "leaderboard.csv"
+    assert main(["score", str(outcome.directory), "--out", str(out), "--env", "small"]) == 0
+    assert ",verified-insecure," in out.read_text().splitlines()[1]
+    capsys.readouterr()
+    main(["score", str(outcome.directory), "--verified-only", "--out", str(out)])
+    assert f"left out (--verified-only): {outcome.directory.name}" in capsys.readouterr().err
