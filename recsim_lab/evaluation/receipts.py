@@ -268,7 +268,18 @@ def read_receipt(path: Path) -> dict[str, Any]:
     wrong = [name for name, kind in expected.items() if not isinstance(receipt.get(name), kind)]
     if wrong or not _is_run_id(receipt["run_id"]) or "world_seed" not in receipt["settings"]:
         raise ReceiptError(f"{path}: malformed receipt (fields {', '.join(wrong) or 'run_id, settings'})")
+    not_hex = [name for name, length in _HEX_FIELDS.items() if not _is_hex(receipt[name], length)]
+    if not_hex:
+        raise ReceiptError(f"{path}: malformed receipt (fields {', '.join(not_hex)}: not lowercase hex digests of "
+                           f"the right length)")
     return receipt
+
+
+_HEX_FIELDS = {"key_id": 16, "hmac_sha256": 64, "scores_sha256": 64, "world_fingerprint": 64}
+
+
+def _is_hex(value: str, length: int) -> bool:
+    return len(value) == length and all(char in "0123456789abcdef" for char in value)
 
 
 @dataclass(frozen=True)
@@ -294,7 +305,7 @@ def verify_receipt(receipt: dict[str, Any], scores_sha256: str, key: bytes | Non
     """
     if key is None:
         return Verdict(False, f"no organiser's key at {key_file} to check it")
-    if not hmac.compare_digest(receipt["key_id"], key_id(key)):
+    if not hmac.compare_digest(receipt["key_id"].encode(), key_id(key).encode()):
         return Verdict(False, "its receipt is signed by another key")
     body = {name: value for name, value in receipt.items() if name not in ("hmac_sha256", "signed")}
     world_seed = receipt["settings"]["world_seed"]
@@ -306,10 +317,10 @@ def verify_receipt(receipt: dict[str, Any], scores_sha256: str, key: bytes | Non
         raise ReceiptError(f"run {receipt['run_id']}: a receipt never shows its world seed")
     body["settings"] = {**body["settings"], "world_seed": world_seed}
     mac = hmac.new(key, signed_bytes(body), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(mac, receipt["hmac_sha256"]):
+    if not hmac.compare_digest(mac.encode(), receipt["hmac_sha256"].encode()):
         raise ReceiptError(f"run {receipt['run_id']}: the receipt does not match its fields (changed after "
                            f"the evaluation)")
-    if not hmac.compare_digest(scores_sha256, receipt["scores_sha256"]):
+    if not hmac.compare_digest(scores_sha256.encode(), receipt["scores_sha256"].encode()):
         raise ReceiptError(f"run {receipt['run_id']}: scores.csv is not the file the evaluation wrote "
                            f"(its SHA-256 differs from the receipt's)")
     if (world_seed is None) == (receipt["env"] in PRESETS):

@@ -58,6 +58,7 @@ from agents.helpers.text_embeddings import CACHE_ENV, default_cache_dir
 from agents.registry import make_agent
 from recsim_lab.data import Dataset
 from recsim_lab.evaluation.isolation import TMP_SIZE, ProcessTree, kept_environment, sandbox_command
+from recsim_lab.evaluation.receipts import KEY_VARIABLE
 from recsim_lab.sim.population import check_slates
 
 FAILURE_STATUSES = {
@@ -176,8 +177,9 @@ class SandboxedAgent:
         """The child's command line, environment and working directory."""
         argv = [sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-m", __name__, str(fd)]
         if self._tree is None:  # a plain child process that dies with us (PR_SET_PDEATHSIG)
+            environment = {name: value for name, value in os.environ.items() if name != KEY_VARIABLE}
             return ([*argv, str(os.getpid())],
-                    {"MALLOC_ARENA_MAX": _MALLOC_ARENA_MAX, **os.environ, "TMPDIR": self._tmp}, None)
+                    {"MALLOC_ARENA_MAX": _MALLOC_ARENA_MAX, **environment, "TMPDIR": self._tmp}, None)
         source = spec.rpartition(":")[0]
         folder = Path(source).resolve().parent if source.endswith(".py") else None
         packages = [Path(package.__file__).parent for package in _PROJECT_PACKAGES]
