@@ -8,11 +8,13 @@ import json
 import os
 import shutil
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from recsim_lab.cli.commands import main
+from recsim_lab.evaluation import evaluate as evaluate_module
 from recsim_lab.evaluation import leaderboard
 from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
 from recsim_lab.evaluation.leaderboard import score_submissions, submission_inputs
@@ -27,6 +29,7 @@ from recsim_lab.evaluation.receipts import (
     verify_receipt,
     world_fingerprint,
 )
+from recsim_lab.run import runner as runner_module
 from recsim_lab.run.runner import RunConfig, run
 from recsim_lab.run.scoring import scores_csv
 from recsim_lab.worlds.presets import make_world
@@ -301,3 +304,20 @@ def test_an_insecure_evaluation_is_not_verified_and_its_child_has_no_key(tmp_pat
     capsys.readouterr()
     main(["score", str(outcome.directory), "--verified-only", "--out", str(out)])
     assert f"left out (--verified-only): {outcome.directory.name}" in capsys.readouterr().err
+
+
+def test_a_relative_agent_path_works_and_the_receipt_is_written_before_the_summary(tmp_path, monkeypatch):
+    folder = tmp_path / "subs" / "team7"
+    folder.mkdir(parents=True)
+    (folder / "agent.py").write_text("from agents.popularity import PopularityAgent\n")
+    monkeypatch.chdir(tmp_path)
+    order = []
+    real_write_json = runner_module.write_json
+    real_write_receipt = evaluate_module.write_receipt
+    monkeypatch.setattr(runner_module, "write_json", lambda path, value: (order.append(Path(path).name),
+                                                                           real_write_json(path, value)))
+    monkeypatch.setattr(evaluate_module, "write_receipt", lambda *a, **k: (order.append("receipt.json"),
+                                                                           real_write_receipt(*a, **k)))
+    outcome = evaluated(tmp_path, "subs/team7/agent.py:PopularityAgent", world_seed=WORLD_SEED)
+    assert outcome.ok
+    assert order.index("receipt.json") < len(order) - 1 and order[-1] == "summary.json"

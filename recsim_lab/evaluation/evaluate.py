@@ -166,13 +166,16 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
                                    checkpoint=Path(checkpoint), split=protocol.split,
                                    batch_size=protocol.batch_size, progress=protocol.progress)
         # the sandbox is closed: every process of the submission is gone before a result is written
-        summary = write_outputs(directory, protocol, world, results, status="ok", run_id=run_id,
-                                evaluation={**limits, "wall_s": time.monotonic() - start})
         settings = {"episodes": protocol.episodes, "seed": protocol.seed, "agent_options": config.agent_options,
                     **limits, "world_seed": world_seed}
-        write_receipt(directory, make_receipt(key, run_id=run_id, env=env, fingerprint=fingerprint,
-                                              scores=(directory / "scores.csv").read_bytes(),
-                                              submission=submission, settings=settings))
+
+        def sign() -> None:  # after scores.csv, before summary.json: "ok" in summary.json means signed
+            write_receipt(directory, make_receipt(key, run_id=run_id, env=env, fingerprint=fingerprint,
+                                                  scores=(directory / "scores.csv").read_bytes(),
+                                                  submission=submission, settings=settings))
+
+        summary = write_outputs(directory, protocol, world, results, status="ok", run_id=run_id,
+                                evaluation={**limits, "wall_s": time.monotonic() - start}, before_summary=sign)
     except (AgentFailure, AgentRaised) as error:  # the runner raises the sandbox's failures as AgentRaised
         failure = error.__cause__ if isinstance(error, AgentRaised) else error
         if not isinstance(failure, AgentFailure):

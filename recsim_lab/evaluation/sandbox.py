@@ -140,6 +140,9 @@ class SandboxedAgent:
 
     def __init__(self, spec: str, options: dict[str, Any], *, n_items: int, time_limit: float,
                  memory_limit: int | None, isolated: bool = True, hide: tuple[Path, ...] = ()) -> None:
+        source, _, name = spec.rpartition(":")
+        if source.endswith(".py"):  # the child works in the submission's folder: give it the file's full path
+            spec = f"{Path(source).resolve()}:{name}"
         self.n_items = n_items
         self.time_limit = time_limit
         self.memory_limit = memory_limit

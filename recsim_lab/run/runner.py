@@ -296,10 +296,11 @@ def create_run_directory(config: RunConfig, world: World, **extra: Any) -> Path:
     return directory
 
 
-def write_outputs(directory: Path, config: RunConfig, world: World, results: list[EpisodeResult],
-                  **extra: Any) -> dict[str, Any]:
-    """Write ``scores.csv``, ``episodes.csv``, ``trace.csv`` and, last, ``summary.json`` (with ``extra``
-    keys added) into ``directory``, each atomically; returns the summary."""
+def write_outputs(directory: Path, config: RunConfig, world: World, results: list[EpisodeResult], *,
+                  before_summary: Callable[[], None] | None = None, **extra: Any) -> dict[str, Any]:
+    """Write ``scores.csv``, ``episodes.csv``, ``trace.csv``, then call ``before_summary`` (e.g. to sign the
+    scores), and write ``summary.json`` last (with ``extra`` keys added), each atomically: a ``summary.json``
+    marks a finished run. Returns the summary."""
     horizon = world.rules.horizon
     users, scores = average_scores(results, horizon)
     labels = original_user_ids(config.env, world.dataset.n_users)[users] if config.original_ids else None
@@ -314,6 +315,8 @@ def write_outputs(directory: Path, config: RunConfig, world: World, results: lis
         "versions": _versions(),
         **extra,
     }
+    if before_summary is not None:
+        before_summary()
     write_json(directory / "summary.json", summary)
     return summary
 
