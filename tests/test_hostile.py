@@ -202,3 +202,14 @@ def test_an_output_folder_inside_the_submissions_folder_is_hidden_once(tmp_path)
 def test_the_sandbox_cannot_make_user_namespaces(tmp_path):
     command = isolation.sandbox_command(["true"], reads=[tmp_path], chdir=tmp_path)
     assert "--unshare-user" in command and "--disable-userns" in command
+
+
+def test_hidden_paths_are_covered_wherever_the_sandbox_would_see_them(tmp_path):
+    """A hidden path inside a folder it reads is covered even when an outer hidden path is not bound at all;
+    a hidden path under the system's /usr is covered too."""
+    (tmp_path / "sub" / "world").mkdir(parents=True)
+    command = isolation.sandbox_command(["true"], reads=[tmp_path / "sub"],
+                                        hide=[tmp_path, tmp_path / "sub" / "world", Path("/usr/share")],
+                                        chdir=tmp_path / "sub")
+    covered = [command[i + 1] for i, arg in enumerate(command) if arg == "--remount-ro"]
+    assert covered == [str(Path(os.path.realpath("/usr/share"))), str(tmp_path / "sub" / "world")]

@@ -131,11 +131,14 @@ def sandbox_command(argv: Sequence[str], *, reads: Iterable[Path], hide: Iterabl
     for path in sorted(set(seen), key=lambda p: len(p.parts)):
         if not any(path != other and path.is_relative_to(other) for other in seen):
             command += ["--ro-bind", str(path), str(path)]
-    hidden = sorted({Path(os.path.realpath(p)) for p in hide}, key=lambda p: len(p.parts))
-    for index, path in enumerate(hidden):  # one read-only tmpfs over the outermost: it covers what lies inside
-        if any(path.is_relative_to(other) for other in seen) and \
-                not any(path.is_relative_to(outer) for outer in hidden[:index]):
+    visible = [*seen, *(Path(os.path.realpath(name)) for name in (*_SYSTEM, *_ETC) if os.path.exists(name))]
+    covered: list[Path] = []
+    for path in sorted({Path(os.path.realpath(p)) for p in hide}, key=lambda p: len(p.parts)):
+        # a read-only tmpfs over each hidden path the sandbox would see, unless one already covers it
+        if any(path.is_relative_to(other) for other in visible) and \
+                not any(path.is_relative_to(outer) for outer in covered):
             command += ["--tmpfs", str(path), "--remount-ro", str(path)]
+            covered.append(path)
     environment = kept_environment() if environment is None else environment
     for name, value in sorted({"HOME": "/tmp", "TMPDIR": "/tmp", **environment}.items()):
         command += ["--setenv", name, value]
