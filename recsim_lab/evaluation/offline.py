@@ -30,7 +30,6 @@ import csv
 import io
 import json
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +40,7 @@ from recsim_lab.atomic import atomic_write_text
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
 from recsim_lab.evaluation.offline_metrics import coverage, pooled_auc, ranking_metrics, user_auc, weighted_mean
-from recsim_lab.run.failures import AgentRaised
-from recsim_lab.run.runner import RunConfig, checked_agent
+from recsim_lab.run.runner import RunConfig, call_agent, checked_agent, new_run_directory
 from recsim_lab.seeding import derive_seeds
 from recsim_lab.validation import check_choice, check_scalar
 from recsim_lab.worlds.presets import make_world
@@ -137,7 +135,7 @@ def agent_scores(agent: Any, users: np.ndarray, seen: SeenItems, depth: int | No
     """
     n_items = seen.n_items
     if callable(getattr(agent, "scores", None)):
-        scores = np.asarray(_call(agent.scores, users), dtype=np.float64)
+        scores = np.asarray(call_agent(agent.scores, users), dtype=np.float64)
         if scores.shape != (users.size, n_items):
             raise ValueError(f"agent.scores(users) must return ({users.size}, {n_items}) scores, got "
                              f"shape {scores.shape}")
@@ -150,7 +148,7 @@ def agent_scores(agent: Any, users: np.ndarray, seen: SeenItems, depth: int | No
     scores = np.zeros((users.size, n_items), dtype=np.float64)
     for k in np.unique(wanted[wanted > 0]):
         rows = np.flatnonzero(wanted == k)
-        slates = np.asarray(_call(agent.recommend, users[rows], int(k)))
+        slates = np.asarray(call_agent(agent.recommend, users[rows], int(k)))
         if slates.shape != (rows.size, k) or not np.issubdtype(slates.dtype, np.integer):
             raise ValueError(f"agent.recommend(users, {k}) must return ({rows.size}, {k}) integer item ids, got "
                              f"{slates.dtype} {slates.shape}")
@@ -160,14 +158,6 @@ def agent_scores(agent: Any, users: np.ndarray, seen: SeenItems, depth: int | No
         np.maximum.at(scores.reshape(-1), flat, np.broadcast_to(k - np.arange(k, dtype=np.float64), slates.shape)
                       .ravel())  # position j scores k - j; a repeated id keeps its first (highest) position
     return scores
-
-
-def _call(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``method(*args, **kwargs)``, an agent's exception raised as :class:`AgentRaised`."""
-    try:
-        return method(*args, **kwargs)
-    except Exception as error:
-        raise AgentRaised(method.__name__, None, None, error) from error
 
 
 @dataclass
@@ -275,14 +265,14 @@ def offline_evaluate(config: OfflineConfig, world: World | None = None) -> tuple
     agent = checked_agent(RunConfig(env=config.env, agent=config.agent, seed=config.seed,
                                     agent_options=dict(config.agent_options), progress=False), world)
     agent_seed, _ = derive_seeds(config.seed, 0)
-    _call(agent.fit, split.data, seed=agent_seed)
+    call_agent(agent.fit, split.data, seed=agent_seed)
     result = evaluate_rankings(agent, split, split.data.users(config.split), k=config.k, depth=config.depth)
     if not result.users.size:
         raise ValueError(f"no user of {config.env!r} has a held-out item to rank (holdout {split.source})")
     result.summary = {"agent": config.agent, "env": config.env, "seed": config.seed, "split": config.split,
                       "holdout": split.source, **result.summary,
                       "wall_s": round(time.perf_counter() - started, 3), "config": asdict(config)}
-    directory = _new_directory(Path(config.out), config.env, config.agent, config.seed)
+    directory = new_run_directory(Path(config.out), config.env, config.agent, config.seed, prefix="offline__")
     atomic_write_text(directory / "users.csv", users_csv(result, config.k))
     atomic_write_text(directory / "summary.json", json.dumps(_jsonable(result.summary), indent=2) + "\n")
     return result, directory
@@ -311,20 +301,6 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float) and np.isnan(value):
         return None
     return value
-
-
-def _new_directory(out: Path, env: str, agent: str, seed: int) -> Path:
-    label = [("".join(c if c.isalnum() or c in "-_." else "-" for c in
-                      (s.rpartition(":")[2] if ":" in s else Path(s).name or s))) for s in (env, agent)]
-    base = out / f"offline__{label[0]}__{label[1]}__{seed}__{time.strftime('%Y%m%d-%H%M%S')}"
-    for suffix in range(1, 1000):
-        candidate = base if suffix == 1 else base.with_name(f"{base.name}-{suffix}")
-        try:
-            candidate.mkdir(parents=True)
-            return candidate
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not create a new output directory next to {base}")
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:

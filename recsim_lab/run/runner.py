@@ -104,15 +104,15 @@ def run_episodes(world: World, agent: Agent, *, episodes: int, seed: int, checkp
     env = BatchSlateEnv(world, split=split, batch_size=batch_size)
     completed = {} if record is None else record.completed_episodes(episode_seeds, env.population.members)
     if record is None or not record.checkpoint_sealed(checkpoint):
-        _call(agent.fit, world.dataset, seed=agent_seed)
+        call_agent(agent.fit, world.dataset, seed=agent_seed)
         checkpoint.mkdir(parents=True, exist_ok=True)
-        _call(agent.save, checkpoint)
+        call_agent(agent.save, checkpoint)
         if record is not None:
             record.seal_checkpoint(checkpoint)
     results = []
     for episode, episode_seed in enumerate(episode_seeds):
         if episode not in completed:
-            _call(agent.load, checkpoint, episode=episode)
+            call_agent(agent.load, checkpoint, episode=episode)
             completed[episode] = play_episode(env, agent, episode=episode, seed=episode_seed, progress=progress,
                                               description=f"episode {episode + 1}/{episodes}")
             if record is not None:
@@ -121,7 +121,7 @@ def run_episodes(world: World, agent: Agent, *, episodes: int, seed: int, checkp
     return results
 
 
-def _call(method: Callable[..., Any], *args: Any, episode: int | None = None, **kwargs: Any) -> Any:
+def call_agent(method: Callable[..., Any], *args: Any, episode: int | None = None, **kwargs: Any) -> Any:
     """``method(*args, **kwargs)``, an agent's exception raised as :class:`AgentRaised`."""
     try:
         return method(*args, **kwargs)
@@ -287,7 +287,7 @@ def create_run_directory(config: RunConfig, world: World, **extra: Any) -> Path:
     world's shape and rules, and ``extra``)."""
     out = Path(config.out)
     with removing_new_folders(out):
-        directory = _new_run_directory(out, _label(config.env), _label(config.agent), config.seed)
+        directory = new_run_directory(out, config.env, config.agent, config.seed)
         try:
             write_json(directory / "config.json", {**_resolved_config(config, world), **extra})
         except BaseException:  # e.g. a full disk: no empty run directory is left behind
@@ -327,9 +327,11 @@ def _label(spec: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in label)
 
 
-def _new_run_directory(out: Path, env: str, agent: str, seed: int) -> Path:
+def new_run_directory(out: Path, env: str, agent: str, seed: int, prefix: str = "") -> Path:
+    """A new, empty ``<out>/<prefix><env>__<agent>__<seed>__<time>/`` (``-2``, ``-3``, ... appended when that
+    name is taken), ``env`` and ``agent`` shortened to file-name-safe labels."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = out / f"{env}__{agent}__{seed}__{stamp}"
+    base = out / f"{prefix}{_label(env)}__{_label(agent)}__{seed}__{stamp}"
     for suffix in range(1, 1000):
         candidate = base if suffix == 1 else base.with_name(f"{base.name}-{suffix}")
         try:
