@@ -1,6 +1,9 @@
-"""Shared fixtures: a 2-user, 6-item world small enough to solve by hand, and a tiny synthetic world."""
+"""Shared fixtures: a 2-user, 6-item world small enough to solve by hand, a tiny synthetic world, a stand-in
+text encoder and a private embedding cache."""
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 import pytest
@@ -45,3 +48,29 @@ def organiser_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     path = tmp_path_factory.mktemp("organiser") / "receipt.key"
     monkeypatch.setenv("RECSIM_LAB_KEY", str(path))
     return path
+
+
+class HashingEncoder:
+    """Bag of words hashed into ``dim`` buckets: a stand-in text encoder; counts its calls."""
+
+    def __init__(self, dim: int = 64) -> None:
+        self.dim = dim
+        self.calls = 0
+
+    @property
+    def identity(self) -> str:
+        return f"test-hashing-encoder-{self.dim}"
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                out[row, zlib.crc32(word.encode("utf-8")) % self.dim] += 1.0
+        return out
+
+
+@pytest.fixture
+def private_embedding_cache(tmp_path, monkeypatch):
+    """The test gets its own embedding cache; nothing is written to the home directory."""
+    monkeypatch.setenv("RECSIM_LAB_CACHE", str(tmp_path / "cache"))

@@ -7,6 +7,7 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import HashingEncoder
 
 from agents.checker import check_agent
 from agents.epsilon_greedy import EpsilonGreedyAgent
@@ -21,9 +22,7 @@ from recsim_lab.data import Dataset
 BANDITS = ("epsilon_greedy", "ucb1", "thompson", "lin_ucb", "lin_ts")
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RECSIM_LAB_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_embedding_cache")
 
 
 def dataset(n_items: int, histories: list[list[int]]) -> Dataset:
@@ -42,16 +41,6 @@ class TableEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         return self.table[[int(t.split()[0].removeprefix("item")) for t in texts]]
 
-
-class HashingEncoder:
-    identity = "test-hashing-encoder-32"
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 32), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                out[row, zlib.crc32(word.encode("utf-8")) % 32] += 1.0
-        return out
 
 
 def one(*values: int) -> np.ndarray:
@@ -252,7 +241,7 @@ def test_lin_ts_draws_follow_the_gaussian_posterior():
 @pytest.mark.parametrize("name", BANDITS)
 def test_every_bandit_passes_check_agent_and_is_registered(name, tiny_world):
     cls = load_agent_class(name)
-    agent = cls(encoder=HashingEncoder(), show_progress=False) if name.startswith("lin_") else cls()
+    agent = cls(encoder=HashingEncoder(32), show_progress=False) if name.startswith("lin_") else cls()
     check_agent(agent, tiny_world.dataset)
     assert name in BUILTIN_AGENTS
 
@@ -260,7 +249,7 @@ def test_every_bandit_passes_check_agent_and_is_registered(name, tiny_world):
 @pytest.mark.parametrize("name", ["epsilon_greedy", "thompson", "lin_ts"])
 def test_exploration_restarts_from_the_seed_on_load(name, tiny_world, tmp_path):
     cls = load_agent_class(name)
-    agent = cls(encoder=HashingEncoder(), show_progress=False) if name.startswith("lin_") else cls()
+    agent = cls(encoder=HashingEncoder(32), show_progress=False) if name.startswith("lin_") else cls()
     agent.fit(tiny_world.dataset, seed=7)
     agent.save(tmp_path)
     users = np.arange(tiny_world.dataset.n_users, dtype=np.int64)
@@ -277,6 +266,6 @@ def test_exploration_restarts_from_the_seed_on_load(name, tiny_world, tmp_path):
     (LinTSAgent, {"history_negatives": 1.5}), (LinUCBAgent, {"dim": 0})])
 def test_bad_hyperparameters_are_rejected(cls, options):
     if cls in (LinUCBAgent, LinTSAgent):
-        options = {"encoder": HashingEncoder(), **options}
+        options = {"encoder": HashingEncoder(32), **options}
     with pytest.raises(ValueError):
         cls(**options)

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 import pytest
+from conftest import HashingEncoder
 
 from agents.checker import check_agent
 from agents.content import ContentAgent
@@ -24,29 +24,7 @@ from agents.helpers.text_embeddings import (
 )
 from recsim_lab.data.seen import SeenItems
 
-
-class HashingEncoder:
-    """Bag of words hashed into ``dim`` buckets; counts its calls."""
-
-    identity = "test-hashing-encoder-64"
-
-    def __init__(self, dim: int = 64) -> None:
-        self.dim = dim
-        self.calls = 0
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        self.calls += 1
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                out[row, zlib.crc32(word.encode("utf-8")) % self.dim] += 1.0
-        return out
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    """Every test gets its own embedding cache; nothing is written to the home directory."""
-    monkeypatch.setenv("RECSIM_LAB_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_embedding_cache")
 
 
 def fitted(data, **options) -> ContentAgent:

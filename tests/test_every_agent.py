@@ -13,12 +13,12 @@ from __future__ import annotations
 import inspect
 import re
 import sys
-import zlib
 from typing import Any
 
 import gymnasium
 import numpy as np
 import pytest
+from conftest import HashingEncoder
 
 import envs  # noqa: F401  (registers the recsim_lab/* Gymnasium ids)
 from agents.checker import check_agent
@@ -37,22 +37,8 @@ as long as the message names it)."""
 AGENTS = [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name for name in registered_agents()]
 
 
-class HashingEncoder:
-    """Bag of words hashed into 32 buckets: a stand-in text encoder."""
 
-    identity = "test-hashing-encoder-32"
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 32), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                out[row, zlib.crc32(word.encode("utf-8")) % 32] += 1.0
-        return out
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RECSIM_LAB_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_embedding_cache")
 
 
 def light_options(name: str) -> dict[str, Any]:
@@ -64,7 +50,7 @@ def light_options(name: str) -> dict[str, Any]:
         return {"child_options": {child: options for child, options in children.items() if options}}
     options: dict[str, Any] = {}
     if "encoder" in parameters:
-        options["encoder"] = HashingEncoder()
+        options["encoder"] = HashingEncoder(32)
         if "show_progress" in parameters:
             options["show_progress"] = False
     return options

@@ -8,10 +8,10 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
-import zlib
 
 import numpy as np
 import pytest
+from conftest import HashingEncoder
 
 from agents.checker import check_agent
 from agents.two_tower import TwoTowerAgent
@@ -20,26 +20,12 @@ from recsim_lab.data import Dataset
 FAST = dict(factors=8, hidden=8, epochs=2, batch_size=32, negatives=16)
 
 
-class HashingEncoder:
-    """Bag of words hashed into 32 buckets."""
 
-    identity = "test-hashing-encoder-32"
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 32), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                out[row, zlib.crc32(word.encode("utf-8")) % 32] += 1.0
-        return out
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RECSIM_LAB_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("private_embedding_cache")
 
 
 def _fast(**options) -> TwoTowerAgent:
-    return TwoTowerAgent(encoder=HashingEncoder(), show_progress=False, text_dim=16, **{**FAST, **options})
+    return TwoTowerAgent(encoder=HashingEncoder(32), show_progress=False, text_dim=16, **{**FAST, **options})
 
 
 def _by_hand() -> TwoTowerAgent:
