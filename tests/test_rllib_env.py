@@ -1,18 +1,19 @@
 """The RLlib example: RLlib's single-agent env runner steps SlateVectorEnv (random slates, no training).
 
-Slow (importing RLlib takes tens of seconds); needs the ``[ray]`` extra. No Ray cluster is started: the env
-runner is built in the test's process.
+The RLlib test is slow (importing RLlib takes tens of seconds) and needs the ``[ray]`` extra. No Ray cluster is
+started: the env runner is built in the test's process.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+from recsim_lab.extras import MissingExtraError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "rllib_env.py"
 
@@ -24,6 +25,13 @@ def load_example():
     return module
 
 
+def test_without_ray_the_example_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(MissingExtraError, match=r"^the RLlib example needs Ray: pip install 'recsim-lab\[ray\]'$"):
+        load_example().sample_episodes("small", num_envs=2, timesteps=10)
+
+
+@pytest.mark.slow
 def test_rllib_env_runner_samples_user_sessions():
     """Each RLlib episode is one user's session: its observation is that user throughout, its return is its
     clicks, it terminates (never truncates) when the user leaves, and a session without a click lasts exactly
