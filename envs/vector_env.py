@@ -9,8 +9,9 @@ Why a class of its own rather than :class:`~envs.batch_env.BatchSlateEnv` made i
 has a fixed number of sub-envs that each restart when their episode ends, while ``BatchSlateEnv``'s episode is
 the session of the whole population, whose batch shrinks as users leave until none is left, which is what the
 runner plays and scores. Both drive the same ``Population``, so a user's dynamics are the same in both: from
-the same seed, the two produce the same steps up to and including the first step in which a user leaves
-(``tests/test_vector_env.py`` checks this).
+the same seed, with every user of the split and ``BatchSlateEnv``'s default ``batch_size=None``, the two
+produce the same steps up to and including the first step in which a user leaves (``tests/test_vector_env.py``
+checks this).
 
 Autoreset follows Gymnasium's default, ``AutoresetMode.NEXT_STEP`` (in ``metadata["autoreset_mode"]``): the
 step after a sub-env terminates, its action is ignored (it must still be a valid slate) and its session restarts
