@@ -1,10 +1,14 @@
-"""Environment throughput with the random agent, one user per step and batched.
+"""Environment throughput with the random agent: one user per step, batched, and the vector env.
 
     python benchmarks/env_throughput.py [--env datalab] [--one-user-steps 200000] [--batched-episodes 20]
+                                        [--vector-steps 100]
 
 Env time only is what the headline keys measure (the agent's slates are drawn outside the timed calls);
-the ``*_with_agent`` keys time the whole loop including ``recommend`` and ``update``. Prints one JSON
-object; ``--json PATH`` also writes it to a file.
+the ``*_with_agent`` keys time the whole loop including ``recommend`` and ``update``. ``vector_*`` steps
+:class:`~envs.vector_env.SlateVectorEnv` with one sub-env per user of the world (every user served at every
+step, a user who leaves restarting). Rates are per wall second; the ``*_per_cpu_s`` twins divide by this
+process's CPU seconds over the same sections instead, which other jobs on a shared machine disturb less.
+Prints one JSON object; ``--json PATH`` also writes it to a file.
 """
 
 from __future__ import annotations
@@ -12,13 +16,30 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
 from agents.random import RandomAgent
 from envs.batch_env import BatchSlateEnv
 from envs.slate_env import SlateEnv
+from envs.vector_env import SlateVectorEnv
 from recsim_lab.worlds.presets import make_world
+
+
+class Clock:
+    """Wall seconds and this process's CPU seconds, summed over the sections timed with :meth:`section`."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+
+    @contextmanager
+    def section(self) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        yield
+        self.wall += time.perf_counter() - wall
+        self.cpu += time.process_time() - cpu
 
 
 def one_user(world, steps: int, seed: int) -> dict[str, float]:
@@ -29,13 +50,13 @@ def one_user(world, steps: int, seed: int) -> dict[str, float]:
     env = SlateEnv(world)
     env.reset(seed=seed)
     episodes = 0
-    start = time.perf_counter()
-    for slate in slates:
-        _, _, terminated, _, _ = env.step(slate)
-        if terminated:
-            episodes += 1
-            env.reset(seed=seed + episodes)
-    env_seconds = time.perf_counter() - start
+    clock = Clock()
+    with clock.section():
+        for slate in slates:
+            _, _, terminated, _, _ = env.step(slate)
+            if terminated:
+                episodes += 1
+                env.reset(seed=seed + episodes)
 
     user, _ = env.reset(seed=seed)
     users = np.array([user])
@@ -46,7 +67,7 @@ def one_user(world, steps: int, seed: int) -> dict[str, float]:
         agent.update(users, slate, np.array([info["clicked_item"]]))
         users[0] = env.reset(seed=seed)[0] if terminated else user
     loop_seconds = time.perf_counter() - start
-    return {"one_user_steps_per_s": steps / env_seconds,
+    return {"one_user_steps_per_s": steps / clock.wall, "one_user_steps_per_cpu_s": steps / clock.cpu,
             "one_user_steps_per_s_with_agent": (steps // 4) / loop_seconds}
 
 
@@ -54,7 +75,7 @@ def batched(world, episodes: int, seed: int) -> dict[str, float]:
     agent = RandomAgent()
     agent.fit(world.dataset, seed=seed)
     env = BatchSlateEnv(world)
-    env_seconds = loop_seconds = 0.0
+    clock, loop_seconds = Clock(), 0.0
     user_steps = 0
     for episode in range(episodes):
         users, _ = env.reset(seed=seed + episode)
@@ -62,16 +83,30 @@ def batched(world, episodes: int, seed: int) -> dict[str, float]:
         terminated = False
         while not terminated:
             slates = agent.recommend(users, world.rules.slate_size)
-            start = time.perf_counter()
-            next_users, _, terminated, info = env.step(slates)
-            env_seconds += time.perf_counter() - start
+            with clock.section():
+                next_users, _, terminated, info = env.step(slates)
             agent.update(users, slates, info["clicked_item"])
             user_steps += users.size
             users = next_users
         loop_seconds += time.perf_counter() - loop_start
-    return {"batched_user_steps_per_s": user_steps / env_seconds,
+    return {"batched_user_steps_per_s": user_steps / clock.wall, "batched_user_steps_per_cpu_s": user_steps / clock.cpu,
             "batched_user_steps_per_s_with_agent": user_steps / loop_seconds,
             "batched_user_steps": user_steps}
+
+
+def vector(world, steps: int, seed: int) -> dict[str, float]:
+    agent = RandomAgent()
+    agent.fit(world.dataset, seed=seed)
+    env = SlateVectorEnv(world)
+    users, _ = env.reset(seed=seed)
+    clock = Clock()
+    for _ in range(steps):
+        slates = agent.recommend(users, world.rules.slate_size)
+        with clock.section():
+            env.step(slates)
+    user_steps = steps * env.num_envs
+    return {"vector_user_steps_per_s": user_steps / clock.wall, "vector_user_steps_per_cpu_s": user_steps / clock.cpu,
+            "vector_num_envs": env.num_envs}
 
 
 def main() -> None:
@@ -79,6 +114,7 @@ def main() -> None:
     parser.add_argument("--env", default="datalab")
     parser.add_argument("--one-user-steps", type=int, default=200_000)
     parser.add_argument("--batched-episodes", type=int, default=20)
+    parser.add_argument("--vector-steps", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the JSON object to this file")
     args = parser.parse_args()
@@ -88,6 +124,7 @@ def main() -> None:
               "world_build_seconds": time.perf_counter() - start}
     result.update(one_user(world, args.one_user_steps, args.seed))
     result.update(batched(world, args.batched_episodes, args.seed))
+    result.update(vector(world, args.vector_steps, args.seed))
     text = json.dumps(result, indent=2)
     print(text)
     if args.json:
