@@ -9,7 +9,7 @@ policy: the mean of counting sampled clicks, without the sampling noise of the c
 slates are drawn), so a few thousand slates already rank a catalogue's items.
 
 :func:`popularity_agreement` compares those clicks with the log's: Spearman's rank correlation
-(:mod:`recsim_lab.rank_correlation`) between the number of users who clicked each item in the log (visible
+(:mod:`recsim_lab.sim.rank_correlation`) between the number of users who clicked each item in the log (visible
 history and held-out future) and the random policy's clicks on it. Near 1: items popular in the log are the
 ones the world's users click most when shown at random; near 0 or below: the world has lost or inverted the
 log's popularity, and popularity-based agents will be judged against a different world than the log.
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from recsim_lab.distinct import later_repeats
-from recsim_lab.rank_correlation import spearman
+from recsim_lab.sim.rank_correlation import spearman
 from recsim_lab.sim.population import Population
 from recsim_lab.validation import check_scalar
 from recsim_lab.worlds.world import World
