@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from recsim_lab.data import Dataset
-from recsim_lab.sim.rank_correlation import average_ranks, spearman
 from recsim_lab.sim.random_policy import default_slates, log_click_counts, popularity_agreement, random_policy_clicks
+from recsim_lab.sim.rank_correlation import average_ranks, spearman
 from recsim_lab.worlds.world import Rules, World
 
 

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from recsim_lab.distinct import later_repeats
-from recsim_lab.sim.rank_correlation import spearman
 from recsim_lab.sim.population import Population
+from recsim_lab.sim.rank_correlation import spearman
 from recsim_lab.validation import check_scalar
 from recsim_lab.worlds.world import World
 
