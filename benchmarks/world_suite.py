@@ -179,22 +179,24 @@ def suite_worlds(cache: str | Path = DEFAULT_CACHE, sources: Sources = Sources()
 def run_suite(directories: dict[str, Path], agents: Sequence[str], seeds: Sequence[int], episodes: int,
               options: dict[str, dict[str, Any]], isolate: bool = True, log: Callable[[str], None] = print,
               done: Callable[[list[dict[str, Any]]], None] = lambda rows: None) -> list[dict[str, Any]]:
-    """Every agent (and the references) on every world and seed: one row per world, agent and seed.
-    ``done(rows)`` is called with the rows so far after each world (to save them as the suite goes)."""
+    """Every agent (and the references, first) on every world and seed: one row per world, agent and seed.
+    ``done(rows)`` is called with the rows so far after each agent (to save them as the suite goes)."""
     names = [*REFERENCES, *(a for a in agents if a not in REFERENCES)]
     runner = isolated if isolate else play
-    rows = []
+    rows: list[dict[str, Any]] = []
     for world, directory in directories.items():
-        by_agent = {}
+        played: dict[str, list[dict[str, Any]]] = {}
         for name in names:
             start = time.perf_counter()
-            by_agent[name] = runner(str(directory), name, episodes, list(seeds), options.get(name, {}))
+            played[name] = runner(str(directory), name, episodes, list(seeds), options.get(name, {}))
             log(f"{world:8} {name:15} {time.perf_counter() - start:7.1f} s")
-        for name in names:
-            for row, low, high in zip(by_agent[name], by_agent["random"], by_agent["oracle"]):
-                rows.append({"world": world, "held_out": WORLDS[world].held_out, "agent": name, **row,
-                             "normalised": normalise(row["mean_score"], low["mean_score"], high["mean_score"])})
-        done(rows)
+            if name in REFERENCES and not set(REFERENCES) <= set(played):
+                continue  # the references' rows wait for both of them
+            for agent in REFERENCES if name in REFERENCES else (name,):
+                for row, low, high in zip(played[agent], played["random"], played["oracle"]):
+                    rows.append({"world": world, "held_out": WORLDS[world].held_out, "agent": agent, **row,
+                                 "normalised": normalise(row["mean_score"], low["mean_score"], high["mean_score"])})
+            done(rows)
     return rows
 
 
