@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="output prefix: OUT.json, OUT.csv, OUT_summary.csv (default: %(default)s)")
     parser.add_argument("--build-only", action="store_true", help="build and cache the worlds, then stop")
     parser.add_argument("--no-isolate", action="store_true", help="run every agent in this process")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
                         help="run nothing: join the rows of earlier runs' OUT.json files (later files win for "
                              "the same world, agent and seed), write them to --out and print the table")
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
                 merged[(row["world"], row["agent"], row["seed"])] = row
         rows = list(merged.values())
         write_outputs(args.out, rows, summarise(rows), {"merged": [str(p) for p in args.merge]})
-        print(table(summarise(rows)))
+        print(table(summarise(rows), args.markdown))
         return
     worlds = _names(args.worlds, list(WORLDS), "world(s)")
     agents = _names(args.agents, list(registered_agents()), "agent(s)")
@@ -322,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = run_suite(directories, agents, seeds, args.episodes, agent_options(args.options), not args.no_isolate,
                      done=save)
     meta["seconds"] = time.perf_counter() - started
-    print(table(summarise(rows)))
+    print(table(summarise(rows), args.markdown))
     print(f"{meta['seconds']:.0f} s in all; normalised: mean ±sd over seeds {seeds}, {args.episodes} episodes "
           f"each; wrote {args.out}.json, .csv, _summary.csv")
 
