@@ -82,8 +82,8 @@ def test_agent_quality_reports_steps_per_second_and_peak_memory(tiny_world_dir, 
 
 def test_agent_quality_all_means_every_registered_agent(monkeypatch):
     seen = []
-    monkeypatch.setattr(agent_quality, "isolated", lambda env, name, *rest: seen.append(name) or {
+    monkeypatch.setattr(agent_quality, "isolated", lambda env, name, *rest: seen.append(name) or [{
         "mean_score": 0.0, "click_rate": 0.0, "steps": 1, "steps_per_s": 1.0, "peak_rss_bytes": 1,
-        "fit_and_play_seconds": 0.0})
+        "fit_and_play_seconds": 0.0}])
     agent_quality.main(["--agents", "all", "--env", "small"])
     assert seen == list(agent_quality.registered_agents())

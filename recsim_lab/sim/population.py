@@ -160,6 +160,15 @@ class Population:
         """
         return check_slates(slates, n_users, self.rules.slate_size, self.world.dataset.n_items)
 
+    def choice_probabilities(self, users: np.ndarray, slates: np.ndarray) -> np.ndarray:
+        """``(B, slate_size + 1)`` probabilities of each user clicking each slate position (last column: no
+        click) under the world's choice model and the current histories; changes nothing."""
+        if self._futures is not None:
+            return replay_probabilities(self._futures, self.seen, users, slates)
+        scores = self.world.true_scores(users, slates)
+        scores[self.seen.contains(users, slates)] = -np.inf
+        return click_probabilities(scores, self.rules.no_click_threshold, self.rules.temperature)
+
     def respond(self, users: np.ndarray, slates: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Serve one slate to each user and apply the rules; call :meth:`check` first.
 
@@ -172,12 +181,7 @@ class Population:
             ``clicked``: ``(B,)`` int64 clicked item id or -1; ``left``: ``(B,)`` bool, the user left.
         """
         rules = self.rules
-        if self._futures is not None:
-            probabilities = replay_probabilities(self._futures, self.seen, users, slates)
-        else:
-            scores = self.world.true_scores(users, slates)
-            scores[self.seen.contains(users, slates)] = -np.inf
-            probabilities = click_probabilities(scores, rules.no_click_threshold, rules.temperature)
+        probabilities = self.choice_probabilities(users, slates)
         picks = sample_choices(probabilities, uniforms)
         rows = np.flatnonzero(picks < rules.slate_size)
         clicked = np.full(users.size, -1, dtype=np.int64)
