@@ -221,7 +221,8 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def table(summary: list[dict[str, Any]], markdown: bool = False) -> str:
     """Agents as rows; per world ``mean ±sd`` of the normalised score, the mean over the tuning worlds
-    present, the held-out world(s) apart, then steps/s per world."""
+    present (blank for an agent missing from one of them), the held-out world(s) apart, then steps/s per
+    world."""
     worlds = list(dict.fromkeys(s["world"] for s in summary))
     tuning = [w for w in worlds if not WORLDS[w].held_out]
     held = [w for w in worlds if WORLDS[w].held_out]
@@ -234,7 +235,7 @@ def table(summary: list[dict[str, Any]], markdown: bool = False) -> str:
         for world in [*tuning, "mean", *held]:
             if world == "mean":
                 means = [cell[(w, agent)]["normalised_mean"] for w in tuning if (w, agent) in cell]
-                row.append(f"{statistics.fmean(means):.3f}" if means else "")
+                row.append(f"{statistics.fmean(means):.3f}" if means and len(means) == len(tuning) else "")
             elif (world, agent) in cell:
                 one = cell[(world, agent)]
                 row.append(f"{one['normalised_mean']:.3f} ±{one['normalised_sd']:.3f}")
