@@ -87,3 +87,21 @@ def test_agent_quality_all_means_every_registered_agent(monkeypatch):
         "fit_and_play_seconds": 0.0}])
     agent_quality.main(["--agents", "all", "--env", "small"])
     assert seen == list(agent_quality.registered_agents())
+
+
+def test_env_throughput_replays_the_same_steps_and_its_fastest_rate_bounds_the_first(tiny_world):
+    """Every replay plays the same steps (else ``rates`` refuses); summing each section's fastest replay can
+    only beat the first replay, whose wall time includes its own sections."""
+    env_throughput = load("env_throughput")
+    result = {**env_throughput.one_user(tiny_world, 450, seed=0, replays=2),
+              **env_throughput.batched(tiny_world, 2, seed=0, replays=2),
+              **env_throughput.vector(tiny_world, 5, seed=0, replays=2)}
+    for name in ("one_user_steps", "batched_user_steps", "vector_user_steps"):
+        assert result[f"{name}_per_s_fastest"] >= result[f"{name}_per_s"] > 0
+        assert result[f"{name}_per_cpu_s"] > 0
+    assert result["vector_num_envs"] == 40
+    clocks = [env_throughput.Clock(), env_throughput.Clock()]
+    with clocks[0].section():
+        pass
+    with pytest.raises(RuntimeError, match="did not play the same steps"):
+        env_throughput.rates("x", 1, clocks)
