@@ -1,5 +1,6 @@
 """``recsim-lab``: run agents against environments (with their report), evaluate submissions, score and rank
-submission files, make reports, list what is available, export DataLab Cup folders, import click logs.
+submission files, make reports, list what is available, export DataLab Cup folders, import click logs, sweep
+hyperparameters.
 
 Heavy libraries (TensorFlow, torch) are imported only by the agents that need them, and matplotlib only when
 a report is drawn, so ``--help`` and the listing commands answer at once.
@@ -26,6 +27,7 @@ from envs.registration import GYMNASIUM_IDS
 from recsim_lab.atomic import atomic_write_text
 from recsim_lab.cli.data_commands import add_data_commands
 from recsim_lab.cli.new_agent import class_name, write_agent_template
+from recsim_lab.cli.sweep_command import add_sweep_command
 from recsim_lab.errors import DataFormatError
 from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
 from recsim_lab.evaluation.leaderboard import (
@@ -252,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     new_agent.set_defaults(command=_new_agent)
 
     add_data_commands(commands)
+    add_sweep_command(commands)
     return parser
 
 
