@@ -123,6 +123,16 @@ def test_an_existing_sweep_needs_resume_and_resumes_only_with_its_configuration(
     assert "the configuration changed since the sweep" in capsys.readouterr().err
 
 
+def test_without_ray_the_sweep_names_the_extra_before_any_work(monkeypatch, tmp_path, capsys):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else find_spec(name, *a))
+    assert main(["sweep", str(EXAMPLE), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == "recsim-lab: error: recsim-lab sweep needs Ray: pip install 'recsim-lab[ray]'\n"
+    assert not (tmp_path / "out").exists()
+
+
 # ---- on Ray Tune
 
 
@@ -207,3 +217,31 @@ def processes_with(marker: str, timeout: float) -> list[int]:
         if not alive or time.monotonic() > deadline:
             return alive
         time.sleep(0.5)
+
+
+@pytest.mark.slow
+def test_a_random_search_plays_each_drawn_setting_on_every_seed(tmp_path, capsys):
+    config = write(tmp_path, 'agent = "thompson"\nworlds = ["small"]\nseeds = [0, 1]\nepisodes = 1\n'
+                             'search = "random"\nsamples = 3\nsample_seed = 4\n[parameters]\n'
+                             'prior_clicks = {loguniform = [0.1, 10.0]}\nprior_misses = [1.0, 8.0]\n')
+    assert main(["sweep", str(config), "--out", str(tmp_path / "out"), "--workers", "2"]) == 0
+    results = (tmp_path / "out" / "sweep__sweep" / "results.csv").read_text()
+    rows = [line.split(",") for line in results.splitlines()[1:]]
+    settings = {}
+    for row in rows:
+        settings.setdefault((row[1], row[2]), []).append(row[4])
+    assert len(rows) == 6 and len(settings) == 3 and all(seeds == ["0", "1"] for seeds in settings.values())
+    assert all(0.1 <= float(clicks) < 10.0 and misses in ("1.0", "8.0") for clicks, misses in settings)
+
+
+@pytest.mark.slow
+def test_a_trial_that_raises_ends_the_sweep_with_exit_1_and_its_error(tmp_path, capsys):
+    (tmp_path / "failing.py").write_text("from agents.thompson import ThompsonAgent\n\n\n"
+                                         "class Failing(ThompsonAgent):\n    def fit(self, data, *, seed):\n"
+                                         "        raise ZeroDivisionError('boom')\n")
+    config = write(tmp_path, 'agent = "failing.py:Failing"\nworlds = ["small"]\nseeds = [0]\nepisodes = 1\n'
+                             '[parameters]\nprior_clicks = [1.0]\n')
+    assert main(["sweep", str(config), "--out", str(tmp_path / "out"), "--workers", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("recsim-lab: error: 1 of 1 trials failed, e.g. {") and "ZeroDivisionError: boom" in err
+    assert err.endswith("once fixed, run them again with --resume")

@@ -9,9 +9,9 @@ import json
 import sys
 from pathlib import Path
 
-from recsim_lab.evaluation.sweep import BEST_FILE, RESULTS_FILE, TrialsFailed, run_sweep, sweep_directory
+from recsim_lab.evaluation.sweep import BEST_FILE, FEATURE, RESULTS_FILE, TrialsFailed, run_sweep, sweep_directory
 from recsim_lab.evaluation.sweep_config import read_sweep_config
-from recsim_lab.extras import MissingExtraError
+from recsim_lab.extras import MissingExtraError, require
 from recsim_lab.report.sweep_plot import plot_sweep
 from recsim_lab.run.parallel import LOCAL_RAY, Parallel
 
@@ -40,6 +40,7 @@ def add_sweep_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    require(FEATURE, "ray")  # first: the message names this command, not --ray
     parallel = Parallel(workers=args.workers, ray=args.ray or LOCAL_RAY)
     config = read_sweep_config(args.config)
     try:

@@ -251,7 +251,7 @@ class SandboxedAgent:
             if offset != len(body):
                 raise ValueError(f"{len(body) - offset} bytes after the last file")
             write_checkpoint_files(Path(path), files)
-        except (KeyError, TypeError, ValueError) as error:  # untrusted: names, sizes and all
+        except (KeyError, TypeError, ValueError, OSError) as error:  # untrusted: names, sizes, a file and a folder
             raise self._failure("error", f"the agent's process sent a malformed checkpoint ({error})") from None
         self._holds = Path(path)
 

@@ -37,14 +37,15 @@ from agents.registry import make_agent
 from recsim_lab.atomic import atomic_write_text, removing_new_folders
 from recsim_lab.evaluation.leaderboard import References, reference_scores
 from recsim_lab.evaluation.sweep_config import Distribution, SweepConfig
-from recsim_lab.extras import optional_import, require
+from recsim_lab.extras import optional_import
 from recsim_lab.run.parallel import LOCAL_RAY, Parallel, ray_session
 from recsim_lab.run.runner import run_episodes
 from recsim_lab.run.scoring import csv_field, summarize
 from recsim_lab.worlds.world import World
 
 RESULTS_FILE, BEST_FILE, CONFIG_FILE = "results.csv", "best.json", "sweep.json"
-_FEATURE = "recsim-lab sweep"
+FEATURE = "recsim-lab sweep"
+"""How a missing extra names this feature."""
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -108,7 +109,7 @@ def run_sweep(config: SweepConfig, directory: Path, *, resume: bool = False,
         SweepInterrupted: on Ctrl-C; resume to finish.
         MissingExtraError: Ray Tune is not installed.
     """
-    require(_FEATURE, "ray")
+    optional_import("ray.tune", FEATURE)  # before any work: Ray and Tune's own dependencies
     parallel = parallel or Parallel(ray=LOCAL_RAY)
     if parallel.ray is None:
         raise ValueError("a sweep runs on Ray: give ray (a local Ray, or a cluster's address)")
@@ -125,7 +126,7 @@ def run_sweep(config: SweepConfig, directory: Path, *, resume: bool = False,
     with removing_new_folders(directory):
         directory.mkdir(parents=True, exist_ok=True)
         atomic_write_text(recorded, json.dumps(config.to_json(), indent=2, sort_keys=True) + "\n")
-    with ray_session(parallel.ray, parallel.workers, _FEATURE):
+    with ray_session(parallel.ray, parallel.workers, FEATURE):
         grid = _tuner(config, directory, worlds, references, resume).fit()
     trials, failed, unfinished = _collect(grid)
     if failed:
@@ -148,8 +149,8 @@ def run_sweep(config: SweepConfig, directory: Path, *, resume: bool = False,
 
 def _tuner(config: SweepConfig, directory: Path, worlds: dict[str, World], references: dict[str, References],
            resume: bool) -> Any:
-    tune = optional_import("ray.tune", _FEATURE)
-    search = optional_import("ray.tune.search.basic_variant", _FEATURE)
+    tune = optional_import("ray.tune", FEATURE)
+    search = optional_import("ray.tune.search.basic_variant", FEATURE)
     trainable = tune.with_resources(tune.with_parameters(
         _trial, agent=config.agent, options=config.options, episodes=config.episodes, worlds=worlds,
         references=references), {"cpu": 1})
@@ -180,7 +181,7 @@ def _trial(trial: dict[str, Any], *, agent: str, options: dict[str, Any], episod
         results = run_episodes(world, make_agent(agent, world=world, **options, **setting), episodes=episodes,
                                seed=trial["seed"], checkpoint=Path(checkpoint), progress=False)
     mean = summarize(results, world.rules.horizon)["mean_score"]
-    optional_import("ray.tune", _FEATURE).report(
+    optional_import("ray.tune", FEATURE).report(
         {"mean_score": mean, "normalised_score": references[trial["world"]].normalise(mean)})
 
 
