@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +107,20 @@ def test_env_throughput_replays_the_same_steps_and_its_fastest_rate_bounds_the_f
         pass
     with pytest.raises(RuntimeError, match="did not play the same steps"):
         env_throughput.rates("x", 1, clocks)
+
+
+@pytest.mark.slow  # a few seconds: three pools of worker processes
+def test_protocol_speed_scaling_plays_the_same_episodes_every_way(tiny_world_dir, capsys, monkeypatch):
+    protocol_speed = load("protocol_speed")
+    before = {name: os.environ.get(name) for name in protocol_speed.THREAD_VARIABLES}
+    with protocol_speed.workers_threads(1):
+        assert all(os.environ[name] == "1" for name in protocol_speed.THREAD_VARIABLES)
+    assert {name: os.environ.get(name) for name in protocol_speed.THREAD_VARIABLES} == before
+    monkeypatch.setattr(sys, "argv", ["protocol_speed.py", "--scaling", "--env", str(tiny_world_dir), "--agent",
+                                      "popularity", "--episodes", "2", "--repeat", "1"])
+    protocol_speed.main()
+    report = json.loads(capsys.readouterr().out)
+    assert report["same_results"] and report["steps"] > 0
+    workers = {way: len(runs[0]["worker_peak_rss_bytes"]) for way, runs in report["ways"].items()}
+    assert workers.pop("serial, default threads") == 0 and workers.pop("1 worker, 1 thread") == 1
+    assert set(workers.values()) <= {1, 2}  # 2 workers, unless one played both tiny episodes before the other began

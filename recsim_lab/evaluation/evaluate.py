@@ -8,7 +8,10 @@ step, seeds derived from the run seed. So a submission that succeeds gets exactl
 The submitted agent runs isolated in a process tree of its own
 (:class:`~recsim_lab.evaluation.sandbox.SandboxedAgent`) under a wall-time limit for the whole evaluation and a
 memory limit; the env and the scoring stay here, and the results are written only once every process of the
-submission is gone, into a run directory it never saw. Where isolation is not available, :func:`evaluate`
+submission is gone, into a run directory it never saw. With ``parallel`` (``--workers``, ``--ray``), the fit's
+sandbox saves the checkpoint and is closed, and each episode runs in a fresh sandbox of its own, started by a
+worker (:class:`~recsim_lab.evaluation.sandbox.SandboxedAgents`), that restores it: the same limits, the same
+outputs. Where isolation is not available, :func:`evaluate`
 refuses unless ``insecure`` (for code you trust). When the agent fails
 (see :data:`~recsim_lab.evaluation.sandbox.FAILURE_STATUSES`), the run directory holds ``config.json`` and a
 ``summary.json`` with the failure record (status, reason, the failing call, 0-based episode and step, the
