@@ -24,8 +24,9 @@ from its checkpoint through the runner (:func:`agent_quality.play`).
 
 **Figures** per world, agent and seed: mean score, click rate, steps/s (agent + env, play only) and peak
 RSS (each world-agent pair runs in its own process, all its seeds in turn), and ``normalised = (agent -
-random) / (oracle - random)`` with ``random`` and ``oracle`` of the same world and seed (both are always
-run). The table gives, per agent and world, the mean of the normalised score over the seeds and its
+random) / (oracle - random)`` with ``random`` and ``oracle`` of the same world and seed (both always take
+part; their rows are kept under ``--cache/v<SUITE_VERSION>/references`` and read back by later runs, since
+they depend only on the world, the seed and the episode count). The table gives, per agent and world, the mean of the normalised score over the seeds and its
 spread (the sample standard deviation over the seeds), the mean over the tuning worlds, the held-out
 world, and steps/s. Writes ``<out>.json`` (every row, and the summary), ``<out>.csv`` (one line per world,
 agent and seed) and ``<out>_summary.csv`` (one line per world and agent).
@@ -178,9 +179,12 @@ def suite_worlds(cache: str | Path = DEFAULT_CACHE, sources: Sources = Sources()
 
 def run_suite(directories: dict[str, Path], agents: Sequence[str], seeds: Sequence[int], episodes: int,
               options: dict[str, dict[str, Any]], isolate: bool = True, log: Callable[[str], None] = print,
-              done: Callable[[list[dict[str, Any]]], None] = lambda rows: None) -> list[dict[str, Any]]:
+              done: Callable[[list[dict[str, Any]]], None] = lambda rows: None,
+              references: Path | None = None) -> list[dict[str, Any]]:
     """Every agent (and the references, first) on every world and seed: one row per world, agent and seed.
-    ``done(rows)`` is called with the rows so far after each agent (to save them as the suite goes)."""
+    ``done(rows)`` is called with the rows so far after each agent (to save them as the suite goes). With a
+    ``references`` folder, the references' rows of each world, seed and episode count are kept there and
+    read back instead of played again (see :func:`played_references`)."""
     names = [*REFERENCES, *(a for a in agents if a not in REFERENCES)]
     runner = isolated if isolate else play
     rows: list[dict[str, Any]] = []
@@ -188,7 +192,11 @@ def run_suite(directories: dict[str, Path], agents: Sequence[str], seeds: Sequen
         played: dict[str, list[dict[str, Any]]] = {}
         for name in names:
             start = time.perf_counter()
-            played[name] = runner(str(directory), name, episodes, list(seeds), options.get(name, {}))
+            if name in REFERENCES and references is not None:
+                played[name] = played_references(references / world, name, episodes, seeds,
+                                                  lambda todo: runner(str(directory), name, episodes, todo, {}))
+            else:
+                played[name] = runner(str(directory), name, episodes, list(seeds), options.get(name, {}))
             log(f"{world:8} {name:15} {time.perf_counter() - start:7.1f} s")
             if name in REFERENCES and not set(REFERENCES) <= set(played):
                 continue  # the references' rows wait for both of them
@@ -198,6 +206,23 @@ def run_suite(directories: dict[str, Path], agents: Sequence[str], seeds: Sequen
                                  "normalised": normalise(row["mean_score"], low["mean_score"], high["mean_score"])})
             done(rows)
     return rows
+
+
+def played_references(folder: Path, name: str, episodes: int, seeds: Sequence[int],
+                      play_seeds: Callable[[list[int]], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The rows of reference agent ``name`` for ``seeds`` (in that order), each read from
+    ``folder/<name>-seed<s>-episodes<e>.json`` when an earlier run wrote it, the others played by
+    ``play_seeds(missing seeds)`` and written there. A reference's row depends only on the world, the seed and
+    the episode count (both are deterministic), and ``oracle`` at the DataLab scale takes half an hour."""
+    def path(seed: int) -> Path:
+        return folder / f"{name}-seed{seed}-episodes{episodes}.json"
+
+    missing = [seed for seed in seeds if not path(seed).exists()]
+    if missing:
+        folder.mkdir(parents=True, exist_ok=True)
+        for seed, row in zip(missing, play_seeds(missing)):
+            atomic_write_text(path(seed), json.dumps(row))
+    return [json.loads(path(seed).read_text()) for seed in seeds]
 
 
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -277,7 +302,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worlds", default="all", help=f"comma-separated, or 'all' ({', '.join(WORLDS)})")
     parser.add_argument("--agents", default="all", help="comma-separated agent names, or 'all' (every registered "
-                                                        "agent); random and oracle are always run")
+                        "agent); random and oracle always take part (played once per world, seed and episode count, "
+                        "then read back from --cache)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated run seeds (default: %(default)s)")
     parser.add_argument("--episodes", type=int, default=2, help="episodes per seed (default: %(default)s)")
     parser.add_argument("--set", dest="options", action="append", default=[], metavar="AGENT.KEY=VALUE",
@@ -322,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
         write_outputs(args.out, rows, summarise(rows), {**meta, "seconds": time.perf_counter() - started})
 
     rows = run_suite(directories, agents, seeds, args.episodes, agent_options(args.options), not args.no_isolate,
-                     done=save)
+                     done=save, references=args.cache / f"v{SUITE_VERSION}" / "references")
     meta["seconds"] = time.perf_counter() - started
     print(table(summarise(rows), args.markdown))
     print(f"{meta['seconds']:.0f} s in all; normalised: mean ±sd over seeds {seeds}, {args.episodes} episodes "

@@ -19,7 +19,7 @@ import pytest
 
 from recsim_lab.cli.commands import main
 
-pytestmark = [pytest.mark.slow, pytest.mark.model]
+pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.model]
 
 RUN = ["run", "--env", "small", "--agent", "hybrid", "--episodes", "4", "--no-progress", "--no-report"]
 RAY = str(Path(sys.executable).with_name("ray"))  # the `ray` command beside this Python

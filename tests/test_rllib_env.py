@@ -32,6 +32,7 @@ def test_without_ray_the_example_names_the_extra(monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.ray
 def test_rllib_env_runner_samples_user_sessions():
     """Each RLlib episode is one user's session: its observation is that user throughout, its return is its
     clicks, it terminates (never truncates) when the user leaves, and a session without a click lasts exactly

@@ -81,7 +81,7 @@ def test_a_small_suite_run_normalises_each_seed_against_its_own_references(tiny_
     monkeypatch.setattr(world_suite, "world_dirs", lambda cache, sources, names, log=print: {"ml1m": tiny_world_dir})
     out = tmp_path / "suite"
     world_suite.main(["--worlds", "ml1m", "--agents", "popularity", "--seeds", "3,4", "--episodes", "1",
-                      "--no-isolate", "--out", str(out)])
+                      "--no-isolate", "--out", str(out), "--cache", str(tmp_path / "cache")])
     assert "ml1m (held out)" in capsys.readouterr().out
     result = json.loads(out.with_suffix(".json").read_text())
     assert [(r["agent"], r["seed"]) for r in result["rows"]] == [
@@ -93,3 +93,20 @@ def test_a_small_suite_run_normalises_each_seed_against_its_own_references(tiny_
             (by[("popularity", seed)]["mean_score"] - low) / (high - low))
         assert (by[("random", seed)]["normalised"], by[("oracle", seed)]["normalised"]) == (0.0, 1.0)
     assert len(out.with_name("suite_summary.csv").read_text().splitlines()) == 4
+
+
+def test_references_are_played_once_per_world_seed_and_episode_count(tmp_path):
+    """Seeds already kept are read back, only the missing ones are played, in the order asked for."""
+    calls = []
+
+    def play_seeds(seeds):
+        calls.append(seeds)
+        return [{"seed": seed, "mean_score": seed / 10} for seed in seeds]
+
+    folder = tmp_path / "references" / "ml1m"
+    first = world_suite.played_references(folder, "oracle", 2, [1, 2], play_seeds)
+    again = world_suite.played_references(folder, "oracle", 2, [3, 2, 1], play_seeds)
+    other = world_suite.played_references(folder, "oracle", 1, [1], play_seeds)  # another episode count
+    assert calls == [[1, 2], [3], [1]]
+    assert first == again[:0:-1] == [{"seed": 1, "mean_score": 0.1}, {"seed": 2, "mean_score": 0.2}]
+    assert [row["seed"] for row in again] == [3, 2, 1] and other == first[:1]
