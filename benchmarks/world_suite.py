@@ -26,10 +26,11 @@ from its checkpoint through the runner (:func:`agent_quality.play`).
 RSS (each world-agent pair runs in its own process, all its seeds in turn), and ``normalised = (agent -
 random) / (oracle - random)`` with ``random`` and ``oracle`` of the same world and seed (both always take
 part; their rows are kept under ``--cache/v<SUITE_VERSION>/references`` and read back by later runs, since
-they depend only on the world, the seed and the episode count). The table gives, per agent and world, the mean of the normalised score over the seeds and its
-spread (the sample standard deviation over the seeds), the mean over the tuning worlds, the held-out
-world, and steps/s. Writes ``<out>.json`` (every row, and the summary), ``<out>.csv`` (one line per world,
-agent and seed) and ``<out>_summary.csv`` (one line per world and agent).
+they depend only on the world, the seed and the episode count). The table gives, per agent and world, the
+mean of the normalised score over the seeds and its spread (the sample standard deviation over the seeds),
+the mean over the tuning worlds, the held-out world, and steps/s. Writes ``<out>.json`` (every row, and the
+summary), ``<out>.csv`` (one line per world, agent and seed) and ``<out>_summary.csv`` (one line per world
+and agent).
 
 Another script can use the worlds directly: ``world_dirs(cache, wheels, news)`` builds what is missing and
 returns ``{name: world directory}``; ``suite_worlds(...)`` loads them as :class:`World` objects.
@@ -192,11 +193,13 @@ def run_suite(directories: dict[str, Path], agents: Sequence[str], seeds: Sequen
         played: dict[str, list[dict[str, Any]]] = {}
         for name in names:
             start = time.perf_counter()
+            def play_seeds(todo: list[int], name: str = name, directory: Path = directory) -> list[dict[str, Any]]:
+                return runner(str(directory), name, episodes, todo, options.get(name, {}))
+
             if name in REFERENCES and references is not None:
-                played[name] = played_references(references / world, name, episodes, seeds,
-                                                  lambda todo: runner(str(directory), name, episodes, todo, {}))
+                played[name] = played_references(references / world, name, episodes, seeds, play_seeds)
             else:
-                played[name] = runner(str(directory), name, episodes, list(seeds), options.get(name, {}))
+                played[name] = play_seeds(list(seeds))
             log(f"{world:8} {name:15} {time.perf_counter() - start:7.1f} s")
             if name in REFERENCES and not set(REFERENCES) <= set(played):
                 continue  # the references' rows wait for both of them
