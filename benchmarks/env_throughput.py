@@ -19,7 +19,8 @@ This script, unchanged, is run ``--rounds`` times on each tree in turn (REF firs
 process that imports ``envs`` and ``recsim_lab`` from that tree (``PYTHONPATH``), so the two differ only in
 the code under test and share the machine's load. The JSON holds each rate's median over the rounds for
 ``before`` (REF) and ``after`` (this tree), their ratio ``after_over_before``, every round's figures under
-``rounds``, and the load average before and after.
+``rounds`` (with ``code_from``, the folder each imported its code from), and the load average before and
+after.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+import envs
 from agents.random import RandomAgent
 from envs.batch_env import BatchSlateEnv
 from envs.slate_env import SlateEnv
@@ -190,7 +192,7 @@ def compare(ref: str, rounds: int, arguments: list[str]) -> dict:
             "rounds": runs, "load_average_before": load_before, "load_average_after": os.getloadavg()}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="datalab")
     parser.add_argument("--one-user-steps", type=int, default=200_000)
@@ -203,7 +205,7 @@ def main() -> None:
                         help="also time the implementation at git revision or tree folder REF (see above)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each tree with --compare-with "
                                                                "(default: %(default)s)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.compare_with is not None:
         arguments = [f"--env={args.env}", f"--one-user-steps={args.one_user_steps}",
                      f"--batched-episodes={args.batched_episodes}", f"--vector-steps={args.vector_steps}",
@@ -212,7 +214,8 @@ def main() -> None:
         return
     start = time.perf_counter()
     world = make_world(args.env)
-    result = {"env": args.env, "n_users": world.dataset.n_users, "n_items": world.dataset.n_items,
+    result = {"env": args.env, "code_from": str(Path(envs.__file__).resolve().parent.parent),
+              "n_users": world.dataset.n_users, "n_items": world.dataset.n_items,
               "world_build_seconds": time.perf_counter() - start}
     result.update(one_user(world, args.one_user_steps, args.seed, args.replays))
     result.update(batched(world, args.batched_episodes, args.seed, args.replays))

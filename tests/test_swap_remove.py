@@ -57,7 +57,7 @@ def test_vectorised_removal_is_the_loop(n):
         assert active[:n_loop].tolist() == loop_active[:n_loop].tolist()
         assert position.tolist() == loop_position.tolist()
         vector_active, vector_position = state(first.tolist(), n_users)
-        swap_remove_vectorised(vector_active, vector_position, n, leavers, scratch)  # every size, not just >= 64
+        swap_remove_vectorised(vector_active, vector_position, n, leavers, scratch)  # every size, not only the large
         assert vector_active[:n_loop].tolist() == loop_active[:n_loop].tolist()
         assert vector_position.tolist() == loop_position.tolist()
         assert (scratch == BIG).all()
