@@ -47,18 +47,14 @@ def sample_choices(probabilities: np.ndarray, uniforms: np.ndarray) -> np.ndarra
         means no click. A slate position with probability 0 is never drawn.
     """
     columns = probabilities.T  # (k + 1, B); contiguous rows when it comes from click_probabilities
-    k = columns.shape[0] - 1
-    # The cumulative probability of the k items, summed column by column: np.cumsum's sequential arithmetic
-    # without its slow strided loop. A draw at or above it is no click (rounding can leave the whole cdf a
-    # hair below 1; a draw above it counts as no click too).
-    total = columns[0].copy()
-    for column in columns[1:k]:
-        total += column
-    picks = np.full(columns.shape[1], k, dtype=np.int64)
-    rows = np.flatnonzero(total > uniforms)  # the rows that click, usually few: their whole cdf
-    cdf = np.cumsum(columns[:k, rows], axis=0)  # (k, n_rows), the same sums as total's
-    picks[rows] = (cdf <= uniforms[rows]).sum(axis=0)
-    return picks
+    # The running sum, column by column, is np.cumsum's arithmetic (sequential), without its slow strided loop.
+    cdf = columns[0].copy()
+    picks = (cdf <= uniforms).astype(np.int64)
+    for column in columns[1:]:
+        cdf += column
+        picks += cdf <= uniforms
+    # Rounding can leave the last cdf a hair below 1; a draw above it counts as no click.
+    return np.minimum(picks, probabilities.shape[1] - 1)
 
 
 def click_probabilities_one(scores: list[float], threshold: float, temperature: float) -> list[float]:
