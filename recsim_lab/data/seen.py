@@ -21,6 +21,7 @@ import numpy as np
 from recsim_lab.checkpoint import load_arrays, save_arrays
 
 _BIT = np.left_shift(np.uint8(1), np.arange(8, dtype=np.uint8))  # _BIT[j] == 1 << j
+_FILTER_FROM = 64  # cells; for fewer, contains reads the bitset directly (fewer NumPy calls than the filter)
 _POPCOUNT = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1).astype(np.uint8)
 
 
@@ -88,16 +89,20 @@ class SeenItems:
         Returns:
             ``(B, k)`` bool.
         """
-        items = np.asarray(items, dtype=np.intp)
+        users, items = np.asarray(users, dtype=np.intp), np.asarray(items, dtype=np.intp)
+        if items.size < _FILTER_FROM:
+            return self._members(users[:, None], items)
         found = (self.anywhere.take(items >> 3) & _BIT[items & 7]).astype(bool)  # a superset of the answer
         flat = found.reshape(-1)
         maybe = np.flatnonzero(flat)  # the cells that need the bitset
         if maybe.size:
-            users = np.asarray(users, dtype=np.intp).take(maybe // items.shape[1])
-            maybe_items = items.reshape(-1).take(maybe)
-            cells = users * self.bits.shape[1] + (maybe_items >> 3)  # indices into the flat bitset (take: fast)
-            flat[maybe] = (self.bits.reshape(-1).take(cells) & _BIT[maybe_items & 7]) != 0
+            flat[maybe] = self._members(users.take(maybe // items.shape[1]), items.reshape(-1).take(maybe))
         return found
+
+    def _members(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Membership of ``items`` in the sets of ``users`` (intp arrays that broadcast), read from the bitset."""
+        cells = users * self.bits.shape[1] + (items >> 3)  # indices into the flat bitset (take: fast)
+        return (self.bits.reshape(-1).take(cells) & _BIT[items & 7]) != 0
 
     def add(self, users: np.ndarray, items: np.ndarray) -> None:
         """Add ``items[b]`` to user ``users[b]``'s set; entries with ``items[b] == -1`` are skipped.
@@ -107,6 +112,8 @@ class SeenItems:
             items: ``(B,)`` item ids or -1.
         """
         keep = items >= 0
+        if not keep.any():
+            return
         users, items = users[keep], items[keep]
         new = ~self.contains(users, items[:, None])[:, 0]
         users, items = users[new], items[new]
