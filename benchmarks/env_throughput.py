@@ -2,6 +2,7 @@
 
     python benchmarks/env_throughput.py [--env datalab] [--one-user-steps 200000] [--batched-episodes 20]
                                         [--vector-steps 100] [--replays 3]
+    python benchmarks/env_throughput.py --compare-with REF [--rounds 3] [the options above]
 
 Env time only is what the headline keys measure (the agent's slates are drawn outside the timed calls);
 the ``*_with_agent`` keys time the whole loop including ``recommend`` and ``update``. ``vector_*`` steps
@@ -11,24 +12,41 @@ step, a user who leaves restarting). Each is played ``--replays`` times, the sam
 process's CPU seconds instead, which other jobs on a shared machine disturb less; the ``*_per_s_fastest``
 rates add up, for each timed section (one batched or vector step, or 100 one-user steps), its fastest play:
 an estimate of the rate on a quiet machine. Prints one JSON object; ``--json PATH`` also writes it to a file.
+
+``--compare-with REF`` times an earlier implementation beside this one, in one run: REF is a git revision of
+this repository (checked out into a temporary worktree, removed afterwards) or the folder of a recsim-lab tree.
+This script, unchanged, is run ``--rounds`` times on each tree in turn (REF first), each time in a fresh
+process that imports ``envs`` and ``recsim_lab`` from that tree (``PYTHONPATH``), so the two differ only in
+the code under test and share the machine's load. The JSON holds each rate's median over the rounds for
+``before`` (REF) and ``after`` (this tree), their ratio ``after_over_before``, every round's figures under
+``rounds`` (with ``code_from``, the folder each imported its code from), and the load average before and
+after.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
+import envs
 from agents.random import RandomAgent
 from envs.batch_env import BatchSlateEnv
 from envs.slate_env import SlateEnv
 from envs.vector_env import SlateVectorEnv
+from recsim_lab.atomic import atomic_write_text
 from recsim_lab.worlds.presets import make_world
 
+_REPOSITORY = Path(__file__).resolve().parents[1]
 _BLOCK = 100  # one-user steps per timed section: a millisecond or two, which some replay gets uninterrupted
 
 
@@ -131,7 +149,50 @@ def vector(world, steps: int, seed: int, replays: int) -> dict[str, float]:
     return {**rates("vector_user_steps", steps * env.num_envs, clocks), "vector_num_envs": env.num_envs}
 
 
-def main() -> None:
+@contextmanager
+def source_tree(ref: str) -> Iterator[Path]:
+    """The folder of a recsim-lab tree: ``ref`` itself when it is one, else a temporary worktree of revision
+    ``ref`` of this repository, removed on exit."""
+    if (Path(ref) / "recsim_lab").is_dir():
+        yield Path(ref).resolve()
+        return
+    with tempfile.TemporaryDirectory(prefix="env-throughput-") as scratch:
+        tree = Path(scratch) / "tree"
+        subprocess.run(["git", "-C", str(_REPOSITORY), "worktree", "add", "--quiet", "--detach", str(tree), ref],
+                       check=True)
+        try:
+            yield tree
+        finally:
+            subprocess.run(["git", "-C", str(_REPOSITORY), "worktree", "remove", "--force", str(tree)], check=True)
+
+
+def measure_tree(tree: Path, arguments: list[str]) -> dict[str, float]:
+    """Run this script, without ``--compare-with``, in a fresh process that imports the code under ``tree``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "result.json"
+        environment = {**os.environ, "PYTHONPATH": str(tree)}
+        subprocess.run([sys.executable, __file__, *arguments, "--json", str(out)], cwd=tree, env=environment,
+                       check=True, stdout=subprocess.DEVNULL)
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
+def compare(ref: str, rounds: int, arguments: list[str]) -> dict:
+    """Time REF's implementation (``before``) and this tree's (``after``) in turn, ``rounds`` times each."""
+    load_before = os.getloadavg()
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    with source_tree(ref) as before:
+        for _ in range(rounds):
+            runs["before"].append(measure_tree(before, arguments))
+            runs["after"].append(measure_tree(_REPOSITORY, arguments))
+    keys = [key for key, value in runs["after"][0].items() if isinstance(value, float) and key in runs["before"][0]]
+    median = {side: {key: float(np.median([run[key] for run in side_runs])) for key in keys}
+              for side, side_runs in runs.items()}
+    return {"ref": ref, **median,
+            "after_over_before": {key: median["after"][key] / median["before"][key] for key in keys},
+            "rounds": runs, "load_average_before": load_before, "load_average_after": os.getloadavg()}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="datalab")
     parser.add_argument("--one-user-steps", type=int, default=200_000)
@@ -140,19 +201,34 @@ def main() -> None:
     parser.add_argument("--replays", type=int, default=3, help="plays of the same steps (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", help="also write the JSON object to this file")
-    args = parser.parse_args()
+    parser.add_argument("--compare-with", metavar="REF",
+                        help="also time the implementation at git revision or tree folder REF (see above)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each tree with --compare-with "
+                                                               "(default: %(default)s)")
+    args = parser.parse_args(argv)
+    if args.compare_with is not None:
+        arguments = [f"--env={args.env}", f"--one-user-steps={args.one_user_steps}",
+                     f"--batched-episodes={args.batched_episodes}", f"--vector-steps={args.vector_steps}",
+                     f"--replays={args.replays}", f"--seed={args.seed}"]
+        emit(compare(args.compare_with, args.rounds, arguments), args.json)
+        return
     start = time.perf_counter()
     world = make_world(args.env)
-    result = {"env": args.env, "n_users": world.dataset.n_users, "n_items": world.dataset.n_items,
+    result = {"env": args.env, "code_from": str(Path(envs.__file__).resolve().parent.parent),
+              "n_users": world.dataset.n_users, "n_items": world.dataset.n_items,
               "world_build_seconds": time.perf_counter() - start}
     result.update(one_user(world, args.one_user_steps, args.seed, args.replays))
     result.update(batched(world, args.batched_episodes, args.seed, args.replays))
     result.update(vector(world, args.vector_steps, args.seed, args.replays))
+    emit(result, args.json)
+
+
+def emit(result: dict, path: str | None) -> None:
+    """Print ``result`` as JSON, and write it to ``path`` too when one is given."""
     text = json.dumps(result, indent=2)
     print(text)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+    if path:
+        atomic_write_text(path, text + "\n")
 
 
 if __name__ == "__main__":

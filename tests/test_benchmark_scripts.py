@@ -109,6 +109,22 @@ def test_env_throughput_replays_the_same_steps_and_its_fastest_rate_bounds_the_f
         env_throughput.rates("x", 1, clocks)
 
 
+@pytest.mark.slow  # a few seconds: two benchmark processes
+def test_env_throughput_compares_two_trees_in_one_run(tiny_world_dir, tmp_path):
+    env_throughput = load("env_throughput")
+    out = tmp_path / "compare.json"
+    env_throughput.main(["--compare-with", str(BENCHMARKS.parent), "--rounds", "1", "--env", str(tiny_world_dir),
+                         "--one-user-steps", "200", "--batched-episodes", "1", "--vector-steps", "2",
+                         "--replays", "1", "--json", str(out)])
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert [len(report["rounds"][side]) for side in ("before", "after")] == [1, 1]
+    assert {run["code_from"] for side in ("before", "after") for run in report["rounds"][side]} == {
+        str(BENCHMARKS.parent)}
+    rate = "batched_user_steps_per_cpu_s"
+    assert report["after_over_before"][rate] == report["after"][rate] / report["before"][rate]
+    assert report["before"][rate] == report["rounds"]["before"][0][rate] > 0
+
+
 @pytest.mark.slow  # a few seconds: three pools of worker processes
 def test_protocol_speed_scaling_plays_the_same_episodes_every_way(tiny_world_dir, capsys, monkeypatch):
     protocol_speed = load("protocol_speed")

@@ -26,6 +26,7 @@ import numpy as np
 
 from recsim_lab.data.seen import SeenItems
 from recsim_lab.sim.replay import FuturePositions, replay_probabilities, replay_probabilities_one
+from recsim_lab.sim.swap_remove import swap_remove, swap_remove_loop
 from recsim_lab.worlds.choice import click_probabilities, click_probabilities_one, sample_choice_one, sample_choices
 from recsim_lab.worlds.world import World
 
@@ -102,6 +103,7 @@ class Population:
         self.seen = self._initial_seen.copy()
         self._active = users.copy()
         self._position = np.full(n_users, -1, dtype=np.int64)  # index in _active, -1 when not active
+        self._scratch = np.full(n_users, np.iinfo(np.int64).max, dtype=np.int64)  # for swap_remove
         self.n_active = 0
         self.reset()
 
@@ -183,19 +185,23 @@ class Population:
         rules = self.rules
         probabilities = self.choice_probabilities(users, slates)
         picks = sample_choices(probabilities, uniforms)
-        rows = np.flatnonzero(picks < rules.slate_size)
+        rows = np.flatnonzero(picks < rules.slate_size)  # who clicks: a few percent of a batch, often
+        picked = picks[rows]
         clicked = np.full(users.size, -1, dtype=np.int64)
-        clicked[rows] = slates[rows, picks[rows]]
-        change = np.full(users.size, -1.0)
-        change[rows] = np.clip(probabilities[rows, picks[rows]] * rules.patience_increment_weight, 0.0, 1.0)
-        patience = self.patience[users] + change
-        length = self.session_length[users] + 1
+        clicked[rows] = slates[rows, picked]
+        before = self.patience.take(users)
+        patience = before - 1.0  # no click; the same IEEE result as adding -1.0
+        gain = probabilities[rows, picked] * rules.patience_increment_weight
+        patience[rows] = before[rows] + np.minimum(np.maximum(gain, 0.0), 1.0)  # np.clip's result, cheaper
+        length = self.session_length.take(users) + 1
         self.patience[users] = patience
         self.session_length[users] = length
-        self.clicks[users[rows]] += 1
-        self.seen.add_new(users[rows], clicked[rows])  # distinct users; an item already seen is never chosen
-        left = (patience <= 0) | (length >= rules.horizon)
-        self._remove(users[left].tolist())
+        clickers = users[rows]
+        self.clicks[clickers] += 1
+        self.seen.add_new(clickers, clicked[rows])  # distinct users; an item already seen is never chosen
+        left = patience <= 0
+        left |= length >= rules.horizon
+        self.n_active = swap_remove(self._active, self._position, self.n_active, users[left], self._scratch)
         return clicked, left
 
     def check_one(self, slate: Any) -> list[int]:
@@ -259,18 +265,5 @@ class Population:
         self.patience[user] = patience
         left = patience <= 0 or length >= rules.horizon
         if left:
-            self._remove([user])
+            self.n_active = swap_remove_loop(self._active, self._position, self.n_active, [user])
         return item, left
-
-    def _remove(self, users: list[int]) -> None:
-        """Swap-remove each of ``users`` from the active array in turn, O(1) each (the order fixes the new
-        order of the active array, so it is kept)."""
-        active, position = memoryview(self._active), memoryview(self._position)  # Python ints, no NumPy scalars
-        last = self.n_active
-        for user in users:
-            last -= 1
-            moved, where = active[last], position[user]
-            active[where] = moved
-            position[moved] = where
-            position[user] = -1
-        self.n_active = last
