@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (each creates .venv when missing and installs the project with every extra):
 #   make run    plays the built-in default world with the default agent
-#   make test   runs the test suite (what CI runs)
+#   make test   runs the fast suite, then the Ray tests (what CI runs)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,6 +22,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m ray
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow

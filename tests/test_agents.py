@@ -201,6 +201,11 @@ def test_random_unseen_draws_whole_rankings_uniformly_and_quickly():
                          minlength=6)
     assert counts[0] == 0  # never the seen item; each of the 5 others with probability 4/5
     assert np.abs(counts[1:] / 4000 - 0.8).max() < 4 * np.sqrt(0.8 * 0.2 / 4000)
+    # A whole ranking is a uniform order too: each of the 5 items heads it with probability 1/5 (the offline
+    # harness scores a ranking by position, so an order that leans on item ids would bias random's AUC).
+    wide = SeenItems.from_histories([np.array([0])], 400)  # the head of a 200-deep ranking: 1..199 half the time
+    low = np.mean([random_unseen(rng, np.array([0]), wide, 200)[0, 0] < 200 for _ in range(2000)])
+    assert abs(low - 199 / 399) < 4 * np.sqrt(0.25 / 2000)
 
 
 def test_the_oracle_gives_slates_longer_than_its_ranking_depth(tiny_world):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +84,43 @@ def test_agent_quality_reports_steps_per_second_and_peak_memory(tiny_world_dir, 
 
 def test_agent_quality_all_means_every_registered_agent(monkeypatch):
     seen = []
-    monkeypatch.setattr(agent_quality, "isolated", lambda env, name, *rest: seen.append(name) or {
+    monkeypatch.setattr(agent_quality, "isolated", lambda env, name, *rest: seen.append(name) or [{
         "mean_score": 0.0, "click_rate": 0.0, "steps": 1, "steps_per_s": 1.0, "peak_rss_bytes": 1,
-        "fit_and_play_seconds": 0.0})
+        "fit_and_play_seconds": 0.0}])
     agent_quality.main(["--agents", "all", "--env", "small"])
     assert seen == list(agent_quality.registered_agents())
+
+
+def test_env_throughput_replays_the_same_steps_and_its_fastest_rate_bounds_the_first(tiny_world):
+    """Every replay plays the same steps (else ``rates`` refuses); summing each section's fastest replay can
+    only beat the first replay, whose wall time includes its own sections."""
+    env_throughput = load("env_throughput")
+    result = {**env_throughput.one_user(tiny_world, 450, seed=0, replays=2),
+              **env_throughput.batched(tiny_world, 2, seed=0, replays=2),
+              **env_throughput.vector(tiny_world, 5, seed=0, replays=2)}
+    for name in ("one_user_steps", "batched_user_steps", "vector_user_steps"):
+        assert result[f"{name}_per_s_fastest"] >= result[f"{name}_per_s"] > 0
+        assert result[f"{name}_per_cpu_s"] > 0
+    assert result["vector_num_envs"] == 40
+    clocks = [env_throughput.Clock(), env_throughput.Clock()]
+    with clocks[0].section():
+        pass
+    with pytest.raises(RuntimeError, match="did not play the same steps"):
+        env_throughput.rates("x", 1, clocks)
+
+
+@pytest.mark.slow  # a few seconds: three pools of worker processes
+def test_protocol_speed_scaling_plays_the_same_episodes_every_way(tiny_world_dir, capsys, monkeypatch):
+    protocol_speed = load("protocol_speed")
+    before = {name: os.environ.get(name) for name in protocol_speed.THREAD_VARIABLES}
+    with protocol_speed.workers_threads(1):
+        assert all(os.environ[name] == "1" for name in protocol_speed.THREAD_VARIABLES)
+    assert {name: os.environ.get(name) for name in protocol_speed.THREAD_VARIABLES} == before
+    monkeypatch.setattr(sys, "argv", ["protocol_speed.py", "--scaling", "--env", str(tiny_world_dir), "--agent",
+                                      "popularity", "--episodes", "2", "--repeat", "1"])
+    protocol_speed.main()
+    report = json.loads(capsys.readouterr().out)
+    assert report["same_results"] and report["steps"] > 0
+    workers = {way: len(runs[0]["worker_peak_rss_bytes"]) for way, runs in report["ways"].items()}
+    assert workers.pop("serial, default threads") == 0 and workers.pop("1 worker, 1 thread") == 1
+    assert set(workers.values()) <= {1, 2}  # 2 workers, unless one played both tiny episodes before the other began

@@ -10,7 +10,9 @@ from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the Gymnasium ids)
 from envs.batch_env import BatchSlateEnv
+from envs.registration import GYMNASIUM_IDS
 from envs.slate_env import SlateEnv, SlateSpace
+from recsim_lab.worlds.presets import PRESETS
 from recsim_lab.worlds.world import Rules
 
 
@@ -31,6 +33,7 @@ def test_gymnasium_env_checker_passes(tiny_world):
 
 
 def test_registered_ids_make_the_presets():
+    assert set(GYMNASIUM_IDS) == set(PRESETS)  # one id per preset
     env = gymnasium.make("recsim_lab/Small-v0")
     user, info = env.reset(seed=0)
     assert env.observation_space.contains(user)

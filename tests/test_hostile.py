@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -102,6 +103,7 @@ ROWS = [  # name, status, limits, seconds to wait for anything left behind
     ("kill_parent", "ok", {}, 0.2),
     ("change_folder", "ok", {}, 0.2),
     ("network", "ok", {}, 0.2),
+    ("checkpoint_escape", "error", {}, 0.2),
 ]
 
 
@@ -130,6 +132,7 @@ def test_a_hostile_submission_gets_nothing(arena, popularity, capfd, name, statu
     assert fingerprint(arena["world"], arena["other"]) == world_and_other
     assert fingerprint(path.parent) == own_folder
     assert not list(arena["out"].rglob("planted*")) and not Path("/tmp/hostile-trespass.txt").exists()
+    assert not Path(tempfile.gettempdir(), "hostile-checkpoint-escape.txt").exists()  # beside the scorer's checkpoint
     assert leftovers() == []
     with pytest.raises(BlockingIOError):
         arena["listener"].accept()  # nobody connected

@@ -344,8 +344,10 @@ def test_data_commands_import_inspect_and_original_ids(tmp_path, capsys):
     assert report["users"] == 2 and report["items"] == 6 and report["fidelity"]["k"] == 6
     assert set(report["quick_scores"]) >= {"random", "popularity", "oracle"}
     assert report["quick_scores"]["oracle"]["click_rate"] >= report["quick_scores"]["random"]["click_rate"]
+    assert report["popularity"]["spearman"] is None  # each item clicked by one user: no popularity to rank
     assert main(["data", "inspect", str(out)]) == 0
-    assert "quick scores" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "quick scores" in printed and "popularity kept: Spearman's rho undefined" in printed
 
     runs = tmp_path / "runs"
     assert main(["run", "--env", str(out), "--agent", "random", "--episodes", "1", "--original-ids",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import hand_world
 
-from recsim_lab.sim.population import Population
+from recsim_lab.sim.population import Population, check_slates
 from recsim_lab.worlds.world import Rules
 
 E = math.e
@@ -101,6 +101,29 @@ def test_reset_restores_histories_patience_and_lengths(world):
     assert sorted(population.active_users.tolist()) == [0, 1]
 
 
+def test_reset_users_restarts_only_their_sessions(tiny_world):
+    """Users who left rejoin; an active user restarts in place; the rest keep their state; and a restarted user
+    can leave again (the active array stays consistent)."""
+    population = Population(tiny_world, np.arange(6))
+    initial_bits = population.seen.bits.copy()
+    ignored = np.tile(np.arange(5), (6, 1))
+    for _ in range(4):
+        population.respond(np.arange(6), ignored, np.full(6, NO_CLICK))
+    population.respond(np.array([0, 1]), ignored[:2], np.full(2, NO_CLICK))  # 0 and 1 lose their 5th point
+    population.respond(np.array([2]), np.array([[10, 11, 12, 13, 14]]), np.array([0.0]))  # 2 clicks item 10
+    assert sorted(population.active_users.tolist()) == [2, 3, 4, 5]
+    assert not np.array_equal(population.seen.bits, initial_bits)
+    population.reset_users(np.array([0, 1, 2]))
+    assert sorted(population.active_users.tolist()) == [0, 1, 2, 3, 4, 5]
+    assert population.session_length[:6].tolist() == [0, 0, 0, 4, 4, 4]
+    assert population.patience[:6].tolist() == [5.0, 5.0, 5.0, 1.0, 1.0, 1.0]
+    np.testing.assert_array_equal(population.seen.bits, initial_bits)
+    for _ in range(5):
+        population.respond(np.array([0]), ignored[:1], np.array([NO_CLICK]))
+    population.respond(np.array([4]), ignored[:1], np.array([NO_CLICK]))
+    assert sorted(population.active_users.tolist()) == [1, 2, 3, 5]
+
+
 def test_batched_and_one_user_paths_agree_on_random_steps(tiny_world):
     rng = np.random.default_rng(3)
     users = tiny_world.dataset.users("test")
@@ -116,3 +139,21 @@ def test_batched_and_one_user_paths_agree_on_random_steps(tiny_world):
             assert one.respond_one(user, one.check_one(slates[b]), float(uniforms[b])) == (clicked[b], left[b])
     np.testing.assert_allclose(batch.patience, one.patience, rtol=1e-12)
     np.testing.assert_array_equal(batch.seen.bits, one.seen.bits)
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 8, 9, 12])
+def test_check_slates_finds_the_first_slate_with_a_repeat(k):
+    """Short slates are checked pair by pair, long ones (k > 8) by sorting: both name the first bad row."""
+    rng = np.random.default_rng(k)
+    for trial in range(60):
+        slates = np.stack([rng.choice(40, k, replace=False) for _ in range(30)])
+        bad_rows = sorted(rng.choice(30, trial % 3, replace=False).tolist()) if k > 1 else []
+        repeated = {}
+        for row in bad_rows:
+            i, j = rng.choice(k, 2, replace=False)
+            slates[row, i] = repeated[row] = slates[row, j]
+        if not bad_rows:
+            np.testing.assert_array_equal(check_slates(slates, 30, k, 40), slates)
+            continue
+        with pytest.raises(ValueError, match=rf"\(row {bad_rows[0]}\) repeats item {repeated[bad_rows[0]]}$"):
+            check_slates(slates, 30, k, 40)

@@ -67,3 +67,13 @@ def test_default_preset_has_the_datalab_shape():
     assert (world.dataset.n_users, world.dataset.n_train_users, world.dim) == (2000, 1000, 42)
     assert world.dataset.n_items == 3000
     assert world.rules.slate_size == 5 and world.rules.horizon == 2000
+
+
+def test_sparse_preset_has_its_own_shape():
+    world = make_world("sparse")
+    assert (world.dataset.n_users, world.dataset.n_train_users, world.dataset.n_items, world.dim) == (
+        2000, 1000, 20000, 8)
+    assert (world.rules.no_click_threshold, world.rules.temperature) == (1.0, 0.2)
+    lengths = np.array([h.size for h in world.dataset.histories])
+    assert lengths.min() >= 2 and 5.0 < lengths.mean() < 7.0  # mean_history 6, at least 2
+    assert not np.array_equal(make_world("sparse", seed=1).item_embeddings, world.item_embeddings)

@@ -152,5 +152,6 @@ def random_unseen(rng: np.random.Generator, users: np.ndarray, seen: SeenItems, 
     if rows.size:
         keys = rng.random((rows.size, n_items))
         keys[seen.dense(users[rows]) & ~sparse_all[rows, None]] = np.inf
-        slates[rows] = np.argpartition(keys, k - 1, axis=1)[:, :k]
+        first = np.argpartition(keys, k - 1, axis=1)[:, :k]  # the k smallest keys, in no particular order:
+        slates[rows] = np.take_along_axis(first, np.argsort(np.take_along_axis(keys, first, axis=1), axis=1), axis=1)
     return slates

@@ -1,5 +1,6 @@
 """``recsim-lab``: run agents against environments (with their report), evaluate submissions, score and rank
-submission files, make reports, list what is available, export DataLab Cup folders, import click logs.
+submission files, make reports, list what is available, export DataLab Cup folders, import click logs, sweep
+hyperparameters.
 
 Heavy libraries (TensorFlow, torch) are imported only by the agents that need them, and matplotlib only when
 a report is drawn, so ``--help`` and the listing commands answer at once.
@@ -26,6 +27,7 @@ from envs.registration import GYMNASIUM_IDS
 from recsim_lab.atomic import atomic_write_text
 from recsim_lab.cli.data_commands import add_data_commands
 from recsim_lab.cli.new_agent import class_name, write_agent_template
+from recsim_lab.cli.sweep_command import add_sweep_command
 from recsim_lab.errors import DataFormatError
 from recsim_lab.evaluation.evaluate import EvaluateConfig, evaluate
 from recsim_lab.evaluation.leaderboard import (
@@ -41,6 +43,7 @@ from recsim_lab.evaluation.receipts import KEY_VARIABLE, key_path, load_key
 from recsim_lab.extras import MissingExtraError
 from recsim_lab.report.report import make_report
 from recsim_lab.run.failures import AgentRaised, agent_traceback
+from recsim_lab.run.parallel import LOCAL_RAY, Parallel
 from recsim_lab.run.runner import ProtocolConfig, RunConfig, play, prepare_resume, prepare_run
 from recsim_lab.worlds.presets import PRESETS
 from recsim_lab.worlds.world import CHOICE_MODELS
@@ -251,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     new_agent.set_defaults(command=_new_agent)
 
     add_data_commands(commands)
+    add_sweep_command(commands)
     return parser
 
 
@@ -317,6 +321,14 @@ def _add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
                              "content and hybrid agents (default: the packaged all-MiniLM-L6-v2)")
     parser.add_argument("--out", default=ProtocolConfig.out,
                         help="folder for run directories (default: %(default)s)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="play N episodes at once, each in a worker process that restores the checkpoint "
+                             "(same outputs; default: one after another, in this process); with --ray: the CPUs "
+                             "of the Ray started here")
+    parser.add_argument("--ray", nargs="?", const=LOCAL_RAY, default=None, metavar="ADDRESS",
+                        help="play the episodes on Ray (the [ray] extra): without ADDRESS on a Ray started here "
+                             "with --workers CPUs (default: all), else on the cluster at ADDRESS ('auto' or "
+                             "host:port)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.add_argument("--verbose", action="store_true",
                         help=f"show the start-up log of native libraries (TensorFlow's C++ banner), hidden by "
@@ -348,19 +360,21 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         defaults = vars(build_parser().parse_args(["run"]))
         given = [f"--{'set' if key == 'options' else key.replace('_', '-')}" for key, value in vars(args).items()
-                 if key not in ("resume", "no_progress", "no_report", "verbose", "command")
+                 if key not in ("resume", "no_progress", "no_report", "verbose", "command", "workers", "ray")
                  and value != defaults[key]]
         if given:
             raise ValueError(f"--resume takes the configuration from RUN_DIR/config.json; drop {', '.join(given)}")
         with _user_input():
+            parallel = Parallel(workers=args.workers, ray=args.ray)
             prepared = prepare_resume(args.resume, progress=not args.no_progress)
     else:
         with _user_input():
+            parallel = Parallel(workers=args.workers, ray=args.ray)
             prepared = prepare_run(RunConfig(env=args.env, agent=args.agent, episodes=args.episodes, seed=args.seed,
                                              split=args.split, batch_size=args.batch_size, out=args.out,
                                              agent_options=agent_options(args), progress=not args.no_progress,
                                              choice=args.choice, original_ids=args.original_ids))
-    outcome = play(prepared)
+    outcome = play(prepared, parallel)
     summary = outcome.summary
     print(f"{summary['agent']} on {summary['env']} ({summary['split']}, {len(summary['episode_mean_scores'])} "
           f"episodes, seed {summary['seeds']['run']}): "
@@ -396,11 +410,12 @@ def _evaluate(args: argparse.Namespace) -> int:
                                 insecure=args.insecure,
                                 agent_options=agent_options(args), progress=not args.no_progress,
                                 world_seed=args.world_seed, key=args.key)
+        parallel = Parallel(workers=args.workers, ray=args.ray)
     if args.world_seed is not None and args.world_seed < _GUESSABLE_SEEDS and args.env in PRESETS:
         print(f"recsim-lab: warning: world seed {args.world_seed} is small enough for a submission to find by "
               f"trying seeds against the data it is given; leave --world-seed out for a secret one",
               file=sys.stderr)
-    outcome = evaluate(config)
+    outcome = evaluate(config, parallel=parallel)
     summary = outcome.summary
     if outcome.ok:
         print(f"{config.agent} on {config.env}: ok, mean score {summary['mean_score']:.5f}, "

@@ -4,7 +4,9 @@
 prints what a world holds (users, items, history and future lengths), the calibration figures, the
 fidelity of the hidden truth to the held-out log (recomputed, not read back), and quick scores: one
 episode of ``random``, ``popularity`` and ``oracle`` on the batched rules, with a fixed seed, on at most
-``--users`` users. Heavy modules are imported only when a command runs.
+``--users`` users; and whether the world keeps the log's popularity (Spearman's rho between the log's clicks per
+item and a simulated random policy's, :mod:`recsim_lab.sim.random_policy`). Heavy modules are imported only
+when a command runs.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from agents.registry import make_agent
 from envs.batch_env import BatchSlateEnv
 from recsim_lab.run.episode import play_episode
+from recsim_lab.sim.random_policy import popularity_agreement
 from recsim_lab.validation import check_scalar
 from recsim_lab.worlds.calibration import CalibrationConfig, fidelity
 from recsim_lab.worlds.catalogue_users import CatalogueUsersConfig
@@ -117,7 +122,19 @@ def inspect_world(directory: str | Path, max_users: int = 1000, seed: int = 0) -
         report["fidelity"] = fidelity(world.user_embeddings, world.item_embeddings, data.histories,
                                       world.futures, world.rules.no_click_threshold)
     report["quick_scores"] = quick_scores(world, max_users=max_users, seed=seed)
+    report["popularity"] = popularity_check(world, max_users=max_users, seed=seed)
     return report
+
+
+def sampled_users(world: Any, max_users: int, seed: int) -> tuple[np.ndarray, list[np.random.SeedSequence]]:
+    """At most ``max_users`` test users (a fixed random sample when there are more), and the streams of
+    the quick episodes and the popularity check: ``(users, [episode, agent, popularity])``."""
+    check_scalar(max_users, "--users", int, min_val=1)
+    everyone = world.dataset.users("test")
+    sample_rng, *streams = np.random.SeedSequence(seed).spawn(4)
+    users = everyone if everyone.size <= max_users else np.sort(
+        np.random.default_rng(sample_rng).choice(everyone, size=max_users, replace=False))
+    return users, streams
 
 
 def quick_scores(world: Any, agents: tuple[str, ...] = QUICK_AGENTS, max_users: int = 1000, seed: int = 0
@@ -127,14 +144,7 @@ def quick_scores(world: Any, agents: tuple[str, ...] = QUICK_AGENTS, max_users: 
     Returns:
         ``{"users": n, "seed": seed, agent: {"click_rate", "mean_score", "steps"}, ...}``.
     """
-    import numpy as np
-
-
-    check_scalar(max_users, "--users", int, min_val=1)
-    everyone = world.dataset.users("test")
-    sample_rng, episode_seed, agent_seed = np.random.SeedSequence(seed).spawn(3)
-    users = everyone if everyone.size <= max_users else np.sort(
-        np.random.default_rng(sample_rng).choice(everyone, size=max_users, replace=False))
+    users, (episode_seed, agent_seed, _) = sampled_users(world, max_users, seed)
     out: dict[str, Any] = {"users": int(users.size), "seed": seed}
     for name in agents:
         agent = make_agent(name, world=world)
@@ -146,9 +156,15 @@ def quick_scores(world: Any, agents: tuple[str, ...] = QUICK_AGENTS, max_users: 
     return out
 
 
-def _quantiles(values: list[int]) -> dict[str, float]:
-    import numpy as np
+def popularity_check(world: Any, max_users: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """:func:`~recsim_lab.sim.random_policy.popularity_agreement` on the quick scores' users; its seed is
+    drawn from ``seed``."""
+    users, (_, _, stream) = sampled_users(world, max_users, seed)
+    report = popularity_agreement(world, users, seed=int(stream.generate_state(1)[0]))
+    return {**report, "seed": seed}
 
+
+def _quantiles(values: list[int]) -> dict[str, float]:
     if not values:
         return {}
     q = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
@@ -197,4 +213,11 @@ def format_report(report: dict[str, Any]) -> str:
             s = quick[name]
             lines.append(f"    {name:11} click rate {s['click_rate']:.4f}   mean score {s['mean_score']:.5f}   "
                          f"steps {s['steps']:,}")
+    pop = report.get("popularity")
+    if pop:
+        rho = "undefined" if pop["spearman"] is None else f"{pop['spearman']:.3f}"
+        lines.append(f"  popularity kept: Spearman's rho {rho} between the log's clicks per item and a random "
+                     f"policy's")
+        lines.append(f"    ({pop['slates_per_user']} random slates for each of {pop['users']:,} users, seed "
+                     f"{pop['seed']}; 1: the log's popular items are the world's, 0 or below: lost or inverted)")
     return "\n".join(lines)

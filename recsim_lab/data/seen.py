@@ -63,6 +63,11 @@ class SeenItems:
         np.copyto(self.bits, other.bits)
         np.copyto(self.sizes, other.sizes)
 
+    def assign_rows(self, other: SeenItems, users: np.ndarray) -> None:
+        """Make the sets of ``users`` (``(n,)`` ids) equal to theirs in ``other`` (same shape); others stay."""
+        self.bits[users] = other.bits[users]
+        self.sizes[users] = other.sizes[users]
+
     def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Membership of ``items[b, j]`` in user ``users[b]``'s set.
 
@@ -73,8 +78,9 @@ class SeenItems:
         Returns:
             ``(B, k)`` bool.
         """
-        rows = self.bits[users[:, None], items >> 3]
-        return (rows & _BIT[items & 7]) != 0
+        rows = np.asarray(users, dtype=np.intp)[:, None] * self.bits.shape[1]
+        cells = rows + (np.asarray(items, dtype=np.intp) >> 3)  # indices into the flat bitset (take: fast)
+        return (self.bits.reshape(-1).take(cells) & _BIT[items & 7]) != 0
 
     def add(self, users: np.ndarray, items: np.ndarray) -> None:
         """Add ``items[b]`` to user ``users[b]``'s set; entries with ``items[b] == -1`` are skipped.
@@ -92,10 +98,21 @@ class SeenItems:
         np.bitwise_or.at(self.bits, (users, items >> 3), _BIT[items & 7])
         np.add.at(self.sizes, users, 1)
 
+    def add_new(self, users: np.ndarray, items: np.ndarray) -> None:
+        """:meth:`add` for pairs known to be new: ``users`` distinct, ``items[b]`` (not -1) not yet in
+        ``users[b]``'s set. Skips the checks :meth:`add` makes, so it is cheaper; the result is the same.
+
+        Args:
+            users: ``(B,)`` distinct user ids.
+            items: ``(B,)`` item ids, none already in its user's set.
+        """
+        self.bits[users, items >> 3] |= _BIT[items & 7]  # distinct users: no (row, byte) cell twice
+        self.sizes[users] += 1
+
     def contains_one(self, user: int, items: list[int]) -> list[bool]:
         """Membership of each of ``items`` in ``user``'s set (scalar fast path of :meth:`contains`)."""
-        row = self.bits[user]
-        return [bool(row[i >> 3] >> (i & 7) & 1) for i in items]
+        row = memoryview(self.bits[user])  # indexing a memoryview gives Python ints, faster than NumPy scalars
+        return [row[i >> 3] >> (i & 7) & 1 == 1 for i in items]
 
     def add_one(self, user: int, item: int) -> None:
         """Add one ``item`` (not -1) to ``user``'s set (scalar fast path of :meth:`add`)."""

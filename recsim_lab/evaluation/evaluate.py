@@ -8,7 +8,10 @@ step, seeds derived from the run seed. So a submission that succeeds gets exactl
 The submitted agent runs isolated in a process tree of its own
 (:class:`~recsim_lab.evaluation.sandbox.SandboxedAgent`) under a wall-time limit for the whole evaluation and a
 memory limit; the env and the scoring stay here, and the results are written only once every process of the
-submission is gone, into a run directory it never saw. Where isolation is not available, :func:`evaluate`
+submission is gone, into a run directory it never saw. With ``parallel`` (``--workers``, ``--ray``), the fit's
+sandbox saves the checkpoint and is closed, and each episode runs in a fresh sandbox of its own, started by a
+worker (:class:`~recsim_lab.evaluation.sandbox.SandboxedAgents`), that restores it: the same limits, the same
+outputs. Where isolation is not available, :func:`evaluate`
 refuses unless ``insecure`` (for code you trust). When the agent fails
 (see :data:`~recsim_lab.evaluation.sandbox.FAILURE_STATUSES`), the run directory holds ``config.json`` and a
 ``summary.json`` with the failure record (status, reason, the failing call, 0-based episode and step, the
@@ -42,12 +45,14 @@ from recsim_lab.evaluation.receipts import (
     world_fingerprint,
     write_receipt,
 )
-from recsim_lab.evaluation.sandbox import AgentFailure, SandboxedAgent
+from recsim_lab.evaluation.sandbox import AgentFailure, SandboxedAgent, SandboxedAgents
 from recsim_lab.run.failures import AgentRaised
+from recsim_lab.run.parallel import EpisodeWorkers, Parallel
 from recsim_lab.run.runner import (
     ProtocolConfig,
     RunConfig,
     create_run_directory,
+    fit_checkpoint,
     run_episodes,
     write_json,
     write_outputs,
@@ -115,13 +120,16 @@ def submission_folder(spec: str) -> Path | None:
     return source.resolve() if spec.rpartition(":")[0] and source.is_dir() else None
 
 
-def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOutcome:
+def evaluate(config: EvaluateConfig, world: World | None = None, parallel: Parallel | None = None) -> EvaluationOutcome:
     """Evaluate ``config.agent`` under the official protocol; never raises for what the agent does.
 
     Args:
         config: the submission, world, limits.
         world: an already built world for ``config.env`` (built from ``config.env`` and its world seed when
             omitted; when given for a preset, ``config.world_seed`` must say its seed).
+        parallel: play the episodes in worker processes or on Ray, each in a sandbox of its own that restores
+            the checkpoint the fit's sandbox saved (the same limits for each, under the evaluation's one time
+            limit; the same outputs); ``None``: one after another in the fit's sandbox.
 
     Returns:
         The run directory and its summary: the run's summary plus ``status: "ok"``, or the failure record;
@@ -155,17 +163,26 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
     secrets_ = (key_file, key_file.parent, key_file.parent / "world-seeds")  # the key and the world seeds
     hide = tuple(Path(path).resolve() for path in (config.env, config.out, directory, *secrets_)
                  if Path(path).exists())
-    start = time.monotonic()
+    start, deadline = time.monotonic(), time.time() + config.time_limit
+    workers = None if parallel is None or parallel.serial else EpisodeWorkers(parallel, SandboxedAgents(
+        config.agent, config.agent_options, n_items=world.dataset.n_items, time_limit=config.time_limit,
+        deadline=deadline, memory_limit=config.memory_limit, isolated=not config.insecure, hide=hide))
+    episodes = {"episodes": protocol.episodes, "seed": protocol.seed, "split": protocol.split,
+                "batch_size": protocol.batch_size, "progress": protocol.progress}
     try:
-        # the agent saves into its own private folder; the scorer's checkpoint path is only a name to it
-        with tempfile.TemporaryDirectory(prefix="recsim-lab-checkpoint-") as checkpoint, \
-                SandboxedAgent(config.agent, config.agent_options, n_items=world.dataset.n_items,
-                               time_limit=config.time_limit, memory_limit=config.memory_limit,
-                               isolated=not config.insecure, hide=hide) as agent:
-            results = run_episodes(world, agent, episodes=protocol.episodes, seed=protocol.seed,
-                                   checkpoint=Path(checkpoint), split=protocol.split,
-                                   batch_size=protocol.batch_size, progress=protocol.progress)
-        # the sandbox is closed: every process of the submission is gone before a result is written
+        # the agent saves into its own private folder and sends the files to this one, private to the scorer
+        with tempfile.TemporaryDirectory(prefix="recsim-lab-checkpoint-") as folder:
+            checkpoint = Path(folder)
+            with SandboxedAgent(config.agent, config.agent_options, n_items=world.dataset.n_items,
+                                time_limit=config.time_limit, memory_limit=config.memory_limit,
+                                isolated=not config.insecure, hide=hide) as agent:
+                if workers is None:  # every episode in this sandbox
+                    results = run_episodes(world, agent, checkpoint=checkpoint, **episodes)
+                else:
+                    fit_checkpoint(world, agent, seed=protocol.seed, checkpoint=checkpoint)
+            if workers is not None:  # the fit's sandbox is closed; each episode in a fresh one
+                results = run_episodes(world, None, checkpoint=checkpoint, workers=workers, **episodes)
+        # the sandboxes are closed: every process of the submission is gone before a result is written
         settings = {"episodes": protocol.episodes, "seed": protocol.seed, "agent_options": config.agent_options,
                     **limits, "world_seed": world_seed}
 
@@ -175,7 +192,8 @@ def evaluate(config: EvaluateConfig, world: World | None = None) -> EvaluationOu
                                                   submission=submission, settings=settings))
 
         summary = write_outputs(directory, protocol, world, results, status="ok", run_id=run_id,
-                                evaluation={**limits, "wall_s": time.monotonic() - start}, before_summary=sign)
+                                evaluation={**limits, "wall_s": time.monotonic() - start}, before_summary=sign,
+                                **({} if workers is None else {"parallel": workers.summary()}))
     except (AgentFailure, AgentRaised) as error:  # the runner raises the sandbox's failures as AgentRaised
         failure = error.__cause__ if isinstance(error, AgentRaised) else error
         if not isinstance(failure, AgentFailure):

@@ -40,7 +40,8 @@ from recsim_lab.atomic import atomic_write_text
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
 from recsim_lab.evaluation.offline_metrics import coverage, pooled_auc, ranking_metrics, user_auc, weighted_mean
-from recsim_lab.run.runner import RunConfig, call_agent, checked_agent, new_run_directory
+from recsim_lab.run.failures import call_agent
+from recsim_lab.run.runner import RunConfig, checked_agent, new_run_directory
 from recsim_lab.seeding import derive_seeds
 from recsim_lab.validation import check_choice, check_scalar
 from recsim_lab.worlds.presets import make_world

@@ -11,9 +11,13 @@ length, then the bytes), apart from the child's stdout and stderr, which are pas
 
 - caller -> child: the start-up arguments, then ``(method, args, kwargs)`` per call, pickled (the child trusts
   the caller); ``fit`` gets a new :class:`~recsim_lab.data.Dataset` of the visible fields only, and ``save``
-  and ``load`` no path: the child keeps the checkpoint in a private folder of its ``/tmp``;
+  and ``load`` no path: the child keeps the checkpoint in a private folder of its ``/tmp``; ``load`` carries
+  the checkpoint's files to a child that does not hold them yet (a fresh sandbox for one episode, in a
+  parallel evaluation);
 - child -> caller: bytes only, a JSON header line and, for ``recommend``, the slates in ``.npy`` format read
-  with ``allow_pickle=False``, so nothing a submission sends can run code in the caller.
+  with ``allow_pickle=False``; for ``save``, the checkpoint's files (names and sizes in the header, then their
+  bytes: at most :data:`MAX_CHECKPOINT_BYTES`, each name a plain relative path), which the caller writes into
+  its own checkpoint folder. Nothing a submission sends can run code in the caller.
 
 Every read and write of the caller has the evaluation's deadline, so a child that sends half a message or
 stops reading is ended with status ``timeout``. The child also sets ``RLIMIT_AS`` (each process's address
@@ -46,20 +50,24 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
-import agents
-import envs
-import recsim_lab
 from agents.helpers.text_embeddings import CACHE_ENV, default_cache_dir
-from agents.registry import make_agent
+from agents.registry import absolute_spec, make_agent
+from recsim_lab.checkpoint import checkpoint_files, write_checkpoint_files
 from recsim_lab.data import Dataset
 from recsim_lab.evaluation.isolation import TMP_SIZE, ProcessTree, kept_environment, sandbox_command
 from recsim_lab.evaluation.receipts import KEY_VARIABLE
+from recsim_lab.processes import die_with_parent, project_packages, project_roots
+from recsim_lab.run.failures import AgentRaised
 from recsim_lab.sim.population import check_slates
+from recsim_lab.worlds.world import World
 
 FAILURE_STATUSES = {
     "error": "the agent raised an exception (reason: the last line of its traceback)",
@@ -75,11 +83,11 @@ FORWARDED_BYTES = 1 << 20
 """The most the agent's stdout and stderr (each) are passed on to ours; the rest is dropped."""
 _CHILD_STATUSES = ("error", "memory", "invalid_slate")  # statuses the child reports itself
 _MAX_REPLY_BYTES = 64 << 20  # the longest reply accepted from the child (slates are 8 bytes per item id)
+MAX_CHECKPOINT_BYTES = TMP_SIZE
+"""The largest checkpoint a submission may save (it lives in the sandbox's ``/tmp``, of this size)."""
 _MALLOC_ARENA_MAX = "4"  # glibc reserves 64 MiB of address space per malloc arena, up to 8 per core, unless capped
-_PR_SET_PDEATHSIG = 1  # prctl(2) option: the signal this process gets when its parent dies
 _OUT_OF_MEMORY_SIGNS = ("Cannot allocate memory", "failed to map segment", "can't start new thread")
 _FRAME = struct.Struct("!Q")  # every message: its length in 8 bytes, then its bytes
-_PROJECT_PACKAGES = (agents, envs, recsim_lab)  # the sandbox sees these, read-only, to run this module
 
 
 class AgentFailure(Exception):
@@ -109,6 +117,14 @@ class AgentFailure(Exception):
         return {"status": self.status, "reason": self.reason, "call": self.call, "episode": self.episode,
                 "step": self.step, "traceback": self.traceback}
 
+    def __reduce__(self) -> tuple[Any, ...]:  # from a worker process to the scorer (a parallel evaluation)
+        return _agent_failure, tuple(self.record().values())
+
+
+def _agent_failure(status: str, reason: str, call: str, episode: int | None, step: int | None,
+                   trace: str) -> AgentFailure:
+    return AgentFailure(status, reason, call=call, episode=episode, step=step, traceback=trace)
+
 
 class SandboxedAgent:
     """The agent ``spec`` in a child process; implements :class:`~agents.protocol.Agent`.
@@ -127,11 +143,15 @@ class SandboxedAgent:
             runs it as a plain child process, for code you trust.
         hide: paths the isolated child must not see even where they lie inside a folder it sees (the world,
             the outputs).
+        time_left: seconds left of ``time_limit`` (default: all of it), for a sandbox opened partway through
+            an evaluation.
+        first_episode: the episode the first ``load`` starts.
 
     ``save`` and ``load`` are given the scorer's checkpoint path, but the child saves into a private folder of
-    its own (inside the sandbox's ``/tmp``) and never learns that path. A failure's episode and step are
-    counted from the calls: each ``load`` starts an episode (the runner restores the checkpoint at the start
-    of every episode) and each ``update`` ends a step.
+    its own (inside the sandbox's ``/tmp``) and never learns that path: ``save`` writes the files the child
+    sends back into the scorer's folder, and ``load`` sends them to a child that does not hold them yet. A
+    failure's episode and step are counted from the calls: each ``load`` starts an episode (the runner
+    restores the checkpoint at the start of every episode) and each ``update`` ends a step.
 
     Raises:
         AgentFailure: from the constructor and from every method, when the agent fails.
@@ -139,17 +159,18 @@ class SandboxedAgent:
     """
 
     def __init__(self, spec: str, options: dict[str, Any], *, n_items: int, time_limit: float,
-                 memory_limit: int | None, isolated: bool = True, hide: tuple[Path, ...] = ()) -> None:
-        source, _, name = spec.rpartition(":")
-        if source.endswith(".py"):  # the child works in the submission's folder: give it the file's full path
-            spec = f"{Path(source).resolve()}:{name}"
+                 memory_limit: int | None, isolated: bool = True, hide: tuple[Path, ...] = (),
+                 time_left: float | None = None, first_episode: int = 0) -> None:
+        spec = absolute_spec(spec)  # the child works in the submission's folder: give it the file's full path
         self.n_items = n_items
         self.time_limit = time_limit
         self.memory_limit = memory_limit
         self.isolated = isolated
         self.episode: int | None = None
         self.step: int | None = None
-        self._deadline = time.monotonic() + time_limit
+        self._next_episode = first_episode
+        self._holds: Path | None = None  # the scorer's checkpoint folder whose files the child holds
+        self._deadline = time.monotonic() + (time_limit if time_left is None else time_left)
         self._call = "start"
         self._closed = False
         self._tree = ProcessTree(memory_limit) if isolated else None
@@ -185,11 +206,9 @@ class SandboxedAgent:
                     {"MALLOC_ARENA_MAX": _MALLOC_ARENA_MAX, **environment, "TMPDIR": self._tmp}, None)
         source = spec.rpartition(":")[0]
         folder = Path(source).resolve().parent if source.endswith(".py") else None
-        packages = [Path(package.__file__).parent for package in _PROJECT_PACKAGES]
-        roots = list(dict.fromkeys(str(package.parent) for package in packages))
-        reads = [*packages, *([folder] if folder is not None and folder.is_dir() else [])]
+        reads = [*project_packages(), *([folder] if folder is not None and folder.is_dir() else [])]  # read-only
         environment = {"MALLOC_ARENA_MAX": _MALLOC_ARENA_MAX, **kept_environment(),
-                       "PYTHONPATH": os.pathsep.join(roots)}
+                       "PYTHONPATH": os.pathsep.join(project_roots())}
         cache = default_cache_dir()
         if cache.is_dir():  # text embeddings of item texts, which the agent sees anyway: read-only, so that a
             reads.append(cache)  # submission reuses what the organiser's runs encoded but can poison nothing
@@ -207,7 +226,11 @@ class SandboxedAgent:
         self._request("fit", visible, seed=int(seed))
 
     def recommend(self, users: np.ndarray, k: int) -> np.ndarray:
-        slates = self._request("recommend", users, k)
+        _, body = self._request("recommend", users, k)
+        try:
+            slates = np.lib.format.read_array(io.BytesIO(body), allow_pickle=False) if body else None
+        except Exception as error:  # noqa: BLE001  (anything the child sends is untrusted input)
+            raise self._failure("error", f"the agent's process sent a malformed reply ({error})") from None
         try:
             return check_slates(slates, len(users), k, self.n_items)
         except ValueError as error:
@@ -218,12 +241,26 @@ class SandboxedAgent:
         self.step = (self.step or 0) + 1
 
     def save(self, path: Path) -> None:
-        self._request("save")  # into the child's own folder: it never learns ``path``
+        header, body = self._request("save", limit=MAX_CHECKPOINT_BYTES)  # the child never learns ``path``
+        try:
+            files, offset = {}, 0
+            for name, size in header["files"]:
+                if not isinstance(size, int) or size < 0 or offset + size > len(body):
+                    raise ValueError(f"file {name!r} of size {size!r} does not fit the reply")
+                files[name], offset = body[offset:offset + size], offset + size
+            if offset != len(body):
+                raise ValueError(f"{len(body) - offset} bytes after the last file")
+            write_checkpoint_files(Path(path), files)
+        except (KeyError, TypeError, ValueError, OSError) as error:  # untrusted: names, sizes, a file and a folder
+            raise self._failure("error", f"the agent's process sent a malformed checkpoint ({error})") from None
+        self._holds = Path(path)
 
     def load(self, path: Path) -> None:
-        self.episode = 0 if self.episode is None else self.episode + 1
+        self.episode, self._next_episode = self._next_episode, self._next_episode + 1
         self.step = 0
-        self._request("load")
+        files = None if self._holds == Path(path) else checkpoint_files(path)  # a fresh sandbox gets the files
+        self._request("load", files)
+        self._holds = Path(path)
 
     def close(self) -> None:
         """Stop the child and every process it started; return once they are all gone."""
@@ -247,7 +284,9 @@ class SandboxedAgent:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _request(self, call: str, *args: Any, **kwargs: Any) -> np.ndarray | None:
+    def _request(self, call: str, *args: Any, limit: int = _MAX_REPLY_BYTES,
+                 **kwargs: Any) -> tuple[dict[str, Any], bytes]:
+        """Send one call; the child's reply: its JSON header and the bytes after it (at most ``limit``)."""
         self._call = call
         try:
             _send_frame(self._socket, pickle.dumps((call, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL),
@@ -256,12 +295,11 @@ class SandboxedAgent:
             raise self._timeout() from None
         except OSError:
             raise self._died() from None
-        return self._receive()
+        return self._receive(limit)
 
-    def _receive(self) -> np.ndarray | None:
-        """The payload of the child's reply (slates for ``recommend``, else ``None``)."""
+    def _receive(self, limit: int) -> tuple[dict[str, Any], bytes]:
         try:
-            message = _receive_frame(self._socket, self._deadline, _MAX_REPLY_BYTES)
+            message = _receive_frame(self._socket, self._deadline, limit)
         except TimeoutError:
             raise self._timeout() from None
         except (EOFError, OSError) as error:
@@ -273,7 +311,7 @@ class SandboxedAgent:
         if self._tree is not None and self._tree.out_of_memory():
             raise self._out_of_memory()
         try:
-            header, payload = _decode(message)
+            header, body = _decode(message)
         except Exception as error:  # noqa: BLE001  (anything the child sends is untrusted input)
             raise self._failure("error", f"the agent's process sent a malformed reply ({error})") from None
         if not header["ok"]:
@@ -281,7 +319,7 @@ class SandboxedAgent:
             if header["status"] == "memory":
                 reason += f" (memory limit {_format_bytes(self.memory_limit)})"
             raise self._failure(header["status"], reason, trace=header.get("traceback", ""))
-        return payload
+        return header, body
 
     def _exit_code(self) -> int | None:
         """The child's exit code (negative: killed by that signal), or ``None`` if it still runs after 1 s."""
@@ -319,6 +357,36 @@ class SandboxedAgent:
         self.close()
         step = self.step if self._call in ("recommend", "update") else None
         return AgentFailure(status, reason, call=self._call, episode=self.episode, step=step, traceback=trace)
+
+
+@dataclass(frozen=True)
+class SandboxedAgents:
+    """A fresh :class:`SandboxedAgent` for each episode: ``evaluate``'s
+    :class:`~recsim_lab.run.parallel.AgentSource` when its episodes are played in parallel. Every sandbox runs
+    the same submission with the same options and limits, under the deadline of the whole evaluation; it never
+    sees the world."""
+
+    spec: str
+    options: dict[str, Any]
+    n_items: int
+    time_limit: float
+    deadline: float
+    """When the evaluation's time is up, as ``time.time()`` (a wall clock: comparable across processes)."""
+    memory_limit: int | None
+    isolated: bool
+    hide: tuple[Path, ...]
+
+    @contextmanager
+    def open(self, world: World, episode: int) -> Iterator[SandboxedAgent]:
+        with SandboxedAgent(self.spec, self.options, n_items=self.n_items, time_limit=self.time_limit,
+                            memory_limit=self.memory_limit, isolated=self.isolated, hide=self.hide,
+                            time_left=self.deadline - time.time(), first_episode=episode) as agent:
+            try:
+                yield agent
+            except AgentRaised as error:  # the runner's wrapping of the sandbox's failure: the failure itself
+                if isinstance(error.__cause__, AgentFailure):
+                    raise error.__cause__ from None
+                raise
 
 
 def _forward(pipe: BinaryIO, out: Any, name: str) -> None:
@@ -386,18 +454,14 @@ def _format_bytes(size: int | None) -> str:
     return f"{size} bytes"
 
 
-def _encode(header: dict[str, Any], array: np.ndarray | None = None) -> bytes:
-    """A reply: one JSON line, then the array in ``.npy`` format when there is one."""
-    body = b""
-    if array is not None:
-        buffer = io.BytesIO()
-        np.lib.format.write_array(buffer, array, allow_pickle=False)
-        body = buffer.getvalue()
+def _encode(header: dict[str, Any], body: bytes = b"") -> bytes:
+    """A reply: one JSON line, then ``body``."""
     return json.dumps(header).encode("utf-8") + b"\n" + body
 
 
-def _decode(message: bytes) -> tuple[dict[str, Any], np.ndarray | None]:
-    """Parse a reply without trusting it: ``ValueError`` (or any exception) when it is malformed."""
+def _decode(message: bytes) -> tuple[dict[str, Any], bytes]:
+    """Split a reply into its header and body, checking the header without trusting it: ``ValueError`` (or
+    any exception) when it is malformed."""
     head, _, body = message.partition(b"\n")
     header = json.loads(head)
     if not isinstance(header, dict) or not isinstance(header.get("ok"), bool):
@@ -405,8 +469,7 @@ def _decode(message: bytes) -> tuple[dict[str, Any], np.ndarray | None]:
     if not header["ok"] and (header.get("status") not in _CHILD_STATUSES or not isinstance(header.get("reason"), str)
                              or not isinstance(header.get("traceback", ""), str)):
         raise ValueError("a failure without a known status and a reason")
-    array = np.lib.format.read_array(io.BytesIO(body), allow_pickle=False) if body else None
-    return header, array
+    return header, body
 
 
 def _serve(sock: socket.socket) -> None:
@@ -430,10 +493,15 @@ def _serve(sock: socket.socket) -> None:
         except EOFError:
             return
         try:
+            if call == "load" and args[0] is not None:  # the files of a checkpoint saved in another sandbox
+                shutil.rmtree(checkpoint)
+                checkpoint.mkdir()
+                write_checkpoint_files(checkpoint, args[0])
             if call in ("save", "load"):
                 args = (checkpoint,)
             result = getattr(agent, call)(*args, **kwargs)
-            reply = _slates_reply(result) if call == "recommend" else _encode({"ok": True})
+            reply = _slates_reply(result) if call == "recommend" else \
+                _files_reply(checkpoint) if call == "save" else _encode({"ok": True})
         except (Exception, SystemExit) as error:
             reply = _failure_reply(error)
         _send_frame(sock, reply, None)
@@ -443,9 +511,16 @@ def _receive_call(sock: socket.socket) -> tuple[str, tuple, dict]:
     return pickle.loads(_receive_frame(sock, None, sys.maxsize))  # from the caller, which the child trusts
 
 
+def _files_reply(checkpoint: Path) -> bytes:
+    files = checkpoint_files(checkpoint)
+    return _encode({"ok": True, "files": [[name, len(data)] for name, data in files.items()]}, b"".join(files.values()))
+
+
 def _slates_reply(result: Any) -> bytes:
     try:
-        return _encode({"ok": True}, np.asarray(result))
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, np.asarray(result), allow_pickle=False)
+        return _encode({"ok": True}, buffer.getvalue())
     except (ValueError, TypeError) as error:  # ragged lists, objects: not an array of numbers
         return _encode({"ok": False, "status": "invalid_slate",
                         "reason": f"recommend returned a {type(result).__name__} that is not an array of item ids "
@@ -473,20 +548,8 @@ def _out_of_memory(error: BaseException | None) -> bool:
     return False
 
 
-def _exit_with_caller(caller: int) -> None:
-    """Have Linux kill this process when the caller dies (even by SIGKILL), so no agent runs on orphaned.
-
-    Only for a child that is not isolated: an isolated one dies with bwrap (``--die-with-parent``)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != caller:  # the caller died before the request took effect
-        os._exit(1)
-
-
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle; the caller stops us
-    if len(sys.argv) > 2:
-        _exit_with_caller(int(sys.argv[2]))
+    if len(sys.argv) > 2:  # not isolated: die with the caller (an isolated child dies with bwrap)
+        die_with_parent(int(sys.argv[2]))
     _serve(socket.socket(fileno=int(sys.argv[1])))

@@ -1,6 +1,7 @@
 """``make_report``: ``report.html`` and PNG figures (matplotlib, Agg) for one or more run directories.
 
-Figures, each :data:`FIGURE_PX` pixels, titled with the world(s) and seed(s) of the runs they show:
+Figures, each :data:`~recsim_lab.report.figures.FIGURE_PX` pixels, titled with the world(s) and seed(s) of the
+runs they show:
 
 - ``episode_scores.png``: mean score of each episode as a dot per run (episodes are independent, so the dots
   are not joined), the run's mean over episodes as a line across them over a band from the lowest to the
@@ -19,6 +20,7 @@ not the start of matplotlib mathtext.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections.abc import Callable, Sequence
@@ -29,12 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsim_lab.atomic import atomic_write, atomic_write_text
-from recsim_lab.extras import optional_import, require
+from recsim_lab.atomic import atomic_write_text
+from recsim_lab.extras import require
+from recsim_lab.report.figures import FIGURE_PX, plain, save_figure
 
-FIGURE_PX = (800, 480)
-"""Width and height of every figure, in pixels."""
-_DPI = 100
 _DYNAMICS_BINS = 200  # points per curve in the over-the-episode figures
 _MIN_SERVED = 30  # user-steps a bin needs for its click rate to be drawn (fewer: mostly noise)
 
@@ -85,7 +85,7 @@ def make_report(run_dirs: Sequence[str | Path], out: str | Path) -> list[Path]:
     if len(played) >= 2:
         figures.append(("comparison.png", "Mean score per run", _plot_comparison, played))
     for name, title, plot, subset in figures:
-        _save_figure(out / name, f"{title}\n{_worlds_and_seeds(subset)}", plot, subset)
+        save_figure(out / name, f"{title}\n{_worlds_and_seeds(subset)}", functools.partial(plot, runs=subset))
     notes = [f"{run.label}: no trace.csv (runs written before the step trace existed), so it is not in the "
              f"figures over an episode" for run in played if run.trace is None]
     atomic_write_text(out / "report.html", _html(runs, [(name, title) for name, title, *_ in figures], notes))
@@ -138,32 +138,13 @@ def _worlds_and_seeds(runs: list[RunData]) -> str:
     return f"{listed('world', worlds)}; {listed('seed', [str(run.config.get('seed', '?')) for run in runs])}"
 
 
-def _plain(text: str) -> str:
-    """``text`` as matplotlib draws it literally: every ``$`` escaped, so that no mathtext is parsed."""
-    return text.replace("$", r"\$")
-
-
-def _save_figure(path: Path, title: str, plot: Callable[[Any, list[RunData]], None], runs: list[RunData]) -> None:
-    FigureCanvasAgg = optional_import("matplotlib.backends.backend_agg", "recsim-lab report").FigureCanvasAgg
-    Figure = optional_import("matplotlib.figure", "recsim-lab report").Figure
-    figure = Figure(figsize=(FIGURE_PX[0] / _DPI, FIGURE_PX[1] / _DPI), dpi=_DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.subplots()
-    axes.set_title(_plain(title))
-    axes.grid(True, alpha=0.3)
-    plot(axes, runs)
-    if axes.get_legend_handles_labels()[0]:
-        axes.legend(fontsize="small")
-    atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=_DPI))
-
-
 def _plot_episode_scores(axes: Any, runs: list[RunData]) -> None:
     highest = 0.0
     for run in runs:
         means = np.asarray(run.summary["episode_mean_scores"], dtype=float)
         mean, low, high = float(means.mean()), float(means.min()), float(means.max())
         dots = axes.scatter(np.arange(means.size), means, s=30, zorder=3,
-                            label=_plain(f"{run.label}: mean {mean:.5f}, episodes {low:.5f} to {high:.5f}"))
+                            label=plain(f"{run.label}: mean {mean:.5f}, episodes {low:.5f} to {high:.5f}"))
         colour = dots.get_facecolor()[0]
         span = [-0.3, means.size - 0.7]
         axes.plot(span, [mean, mean], color=colour, linewidth=1.5)
@@ -180,7 +161,7 @@ def _plot_score_distribution(axes: Any, runs: list[RunData]) -> None:
     everything = np.concatenate([run.scores["avg_score"].to_numpy() for run in runs])
     bins = np.linspace(0.0, max(float(everything.max()), 1e-9), 41)
     for run in runs:
-        axes.hist(run.scores["avg_score"], bins=bins, histtype="step", linewidth=1.5, label=_plain(run.label))
+        axes.hist(run.scores["avg_score"], bins=bins, histtype="step", linewidth=1.5, label=plain(run.label))
     axes.set_xlabel("user's score, averaged over episodes (session length / horizon)")
     axes.set_ylabel("users")
 
@@ -189,7 +170,7 @@ def _plot_click_rate(axes: Any, runs: list[RunData]) -> None:
     for run in runs:
         centres, served, clicks, _ = _binned_trace(run.trace)
         with np.errstate(invalid="ignore", divide="ignore"):
-            axes.plot(centres, np.where(served >= _MIN_SERVED, clicks / served, np.nan), label=_plain(run.label))
+            axes.plot(centres, np.where(served >= _MIN_SERVED, clicks / served, np.nan), label=plain(run.label))
     axes.set_xlabel(_step_label(runs))
     axes.set_ylabel(f"clicks per user served\n(where at least {_MIN_SERVED} were served)")
     axes.set_ylim(0.0, 1.0)
@@ -198,7 +179,7 @@ def _plot_click_rate(axes: Any, runs: list[RunData]) -> None:
 def _plot_active_users(axes: Any, runs: list[RunData]) -> None:
     for run in runs:
         centres, _, _, active = _binned_trace(run.trace)
-        axes.plot(centres, active, label=_plain(run.label))
+        axes.plot(centres, active, label=plain(run.label))
     axes.set_xlabel(_step_label(runs))
     axes.set_ylabel("users still active (mean over episodes)")
     axes.set_ylim(bottom=0)
@@ -213,7 +194,7 @@ def _plot_comparison(axes: Any, runs: list[RunData]) -> None:
         axes.errorbar(position, mean, yerr=[[mean - episodes.min()], [episodes.max() - mean]], color="black",
                       capsize=6)
         axes.scatter(np.full(episodes.size, position), episodes, color="black", s=12, zorder=3)
-    axes.set_xticks(positions, [_plain(run.label) for run in runs], rotation=15 if len(runs) > 3 else 0)
+    axes.set_xticks(positions, [plain(run.label) for run in runs], rotation=15 if len(runs) > 3 else 0)
     axes.set_ylabel("mean score; bar: mean, line: range, dots: episodes")
 
 

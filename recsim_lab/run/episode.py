@@ -1,16 +1,17 @@
-"""One episode: reset the env, let the agent recommend and learn until no user is left."""
+"""One episode: restore the agent, reset the env, let the agent recommend and learn until no user is left."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from agents.protocol import Agent
 from envs.batch_env import BatchSlateEnv
-from recsim_lab.run.failures import AgentRaised, InvalidSlates
+from recsim_lab.run.failures import AgentRaised, InvalidSlates, call_agent
 from recsim_lab.run.trace import StepTrace
 
 _POSTFIX_SECONDS = 0.5  # between progress-bar postfix refreshes (a batched episode has few, long env steps)
@@ -38,6 +39,19 @@ class EpisodeResult:
     def steps(self) -> int:
         """User-steps served in the episode."""
         return int(self.session_length.sum())
+
+
+def play_from_checkpoint(env: BatchSlateEnv, agent: Agent, checkpoint: Path, *, episode: int, seed: int,
+                         progress: bool = True, description: str = "episode") -> EpisodeResult:
+    """Restore ``agent`` from ``checkpoint``, then :func:`play_episode`: one episode of a run, the same whether
+    the runner plays it or a worker process does (:mod:`~recsim_lab.run.parallel`).
+
+    Raises:
+        AgentRaised: the agent's ``load`` raised (with the episode), or as :func:`play_episode`.
+        InvalidSlates: as :func:`play_episode`.
+    """
+    call_agent(agent.load, checkpoint, episode=episode)
+    return play_episode(env, agent, episode=episode, seed=seed, progress=progress, description=description)
 
 
 def play_episode(env: BatchSlateEnv, agent: Agent, *, episode: int, seed: int | np.random.SeedSequence,

@@ -7,12 +7,18 @@
 
 Episodes and steps are 0-based, as in ``evaluate``'s failure records; ``None`` outside an episode (``fit``,
 ``save``) or outside a step (``load``).
+
+Both travel between processes (an episode played by a worker, :mod:`~recsim_lab.run.parallel`) as their
+message, where the failure happened and the agent's traceback as text: the agent's own exception may not
+pickle, so it stays behind.
 """
 
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agents import checker
 
@@ -26,12 +32,27 @@ def _where(episode: int | None, step: int | None) -> str:
     return f" at episode {episode}" + ("" if step is None else f", step {step}")
 
 
+def call_agent(method: Callable[..., Any], *args: Any, episode: int | None = None, **kwargs: Any) -> Any:
+    """``method(*args, **kwargs)``, an agent's exception raised as :class:`AgentRaised`."""
+    try:
+        return method(*args, **kwargs)
+    except Exception as error:
+        raise AgentRaised(method.__name__, episode, None, error) from error
+
+
 class AgentRaised(Exception):
     """The agent's ``method`` raised (``__cause__``) at ``episode`` / ``step``."""
+
+    remote_traceback: str | None = None
+    """The agent's traceback (:func:`agent_traceback`) when this was raised in another process."""
 
     def __init__(self, method: str, episode: int | None, step: int | None, error: BaseException) -> None:
         super().__init__(f"the agent's {method}() raised {type(error).__name__}{_where(episode, step)}: {error}")
         self.method, self.episode, self.step = method, episode, step
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _received, (type(self), str(self), {"method": self.method, "episode": self.episode, "step": self.step,
+                                                   "remote_traceback": agent_traceback(self)})
 
 
 class InvalidSlates(ValueError):
@@ -41,9 +62,22 @@ class InvalidSlates(ValueError):
         super().__init__(f"invalid slates from recommend(){_where(episode, step)}: {error}")
         self.episode, self.step = episode, step
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _received, (type(self), str(self), {"episode": self.episode, "step": self.step})
+
+
+def _received(cls: type[Exception], message: str, attributes: dict[str, Any]) -> Exception:
+    """A failure as it arrives from another process: its message and attributes, no cause."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    vars(error).update(attributes)
+    return error
+
 
 def agent_traceback(error: AgentRaised) -> str:
     """The traceback of what the agent raised, from its own frames on (the runner's frames left out)."""
+    if error.remote_traceback is not None:
+        return error.remote_traceback
     cause = error.__cause__
     frames = traceback.extract_tb(cause.__traceback__)
     theirs = [f for f in frames if not str(Path(f.filename).resolve()).startswith(_CALLERS)]

@@ -19,14 +19,15 @@ import numpy as np
 
 from agents.checker import PROTOCOL_METHODS, AgentCheckError, check_agent
 from agents.protocol import Agent
-from agents.registry import BUILTIN_AGENTS, DEFAULT_AGENT, make_agent
+from agents.registry import BUILTIN_AGENTS, DEFAULT_AGENT, absolute_spec, make_agent
 from envs.batch_env import BatchSlateEnv
 from recsim_lab import __version__
 from recsim_lab.atomic import atomic_write_text, removing_new_folders
 from recsim_lab.data import Dataset
 from recsim_lab.data.ids import original_user_ids
-from recsim_lab.run.episode import EpisodeResult, play_episode
-from recsim_lab.run.failures import AgentRaised, InvalidSlates
+from recsim_lab.run.episode import EpisodeResult, play_from_checkpoint
+from recsim_lab.run.failures import AgentRaised, InvalidSlates, call_agent
+from recsim_lab.run.parallel import EpisodeWorkers, NamedAgent, Parallel
 from recsim_lab.run.record import RunRecord
 from recsim_lab.run.scoring import average_scores, episodes_csv, scores_csv, summarize, trace_csv
 from recsim_lab.seeding import derive_seeds
@@ -89,44 +90,59 @@ class RunConfig(ProtocolConfig):
         check_scalar(self.original_ids, "original_ids", bool)
 
 
-def run_episodes(world: World, agent: Agent, *, episodes: int, seed: int, checkpoint: Path, split: str = "test",
-                 batch_size: int | None = None, progress: bool = True,
-                 record: RunRecord | None = None) -> list[EpisodeResult]:
+def run_episodes(world: World, agent: Agent | None, *, episodes: int, seed: int, checkpoint: Path,
+                 split: str = "test", batch_size: int | None = None, progress: bool = True,
+                 record: RunRecord | None = None, workers: EpisodeWorkers | None = None) -> list[EpisodeResult]:
     """Fit ``agent`` once on the visible data, save it to ``checkpoint``, and play ``episodes`` episodes,
     restoring the checkpoint at the start of each.
 
     With a ``record`` (:mod:`recsim_lab.run.record`) the work survives an interruption: the checkpoint is
     sealed once saved and every episode is saved as soon as it ends; what the record already holds (a
     sealed checkpoint, completed episodes) is reused instead of being fitted or played again.
+
+    Args:
+        agent: the agent to fit (:func:`fit_checkpoint`) and play; ``None``: ``checkpoint`` already holds the
+            fitted agent's checkpoint, and ``workers`` play every episode.
+        workers: play the episodes in worker processes (:mod:`~recsim_lab.run.parallel`), each restoring the
+            checkpoint into an agent of its own; ``None``: one after another, here, with ``agent``.
+
+    Returns:
+        The episodes' results in episode order, whoever played them.
     """
-    agent_seed, episode_seeds = derive_seeds(seed, episodes)
+    if agent is None and workers is None:
+        raise ValueError("run_episodes needs an agent, or workers to play a checkpoint already saved")
+    _, episode_seeds = derive_seeds(seed, episodes)
     checkpoint = Path(checkpoint)
     env = BatchSlateEnv(world, split=split, batch_size=batch_size)
     completed = {} if record is None else record.completed_episodes(episode_seeds, env.population.members)
-    if record is None or not record.checkpoint_sealed(checkpoint):
-        call_agent(agent.fit, world.dataset, seed=agent_seed)
-        checkpoint.mkdir(parents=True, exist_ok=True)
-        call_agent(agent.save, checkpoint)
+    if agent is not None:
+        fit_checkpoint(world, agent, seed=seed, checkpoint=checkpoint, record=record)
+    plan = [(episode, episode_seed) for episode, episode_seed in enumerate(episode_seeds) if episode not in completed]
+    if workers is None:
+        played = (play_from_checkpoint(env, agent, checkpoint, episode=episode, seed=episode_seed, progress=progress,
+                                       description=f"episode {episode + 1}/{episodes}")
+                  for episode, episode_seed in plan)
+    else:
+        played = workers.play(world, checkpoint, plan, split=split, batch_size=batch_size, progress=progress)
+    for result in played:
+        completed[result.episode] = result
         if record is not None:
-            record.seal_checkpoint(checkpoint)
-    results = []
-    for episode, episode_seed in enumerate(episode_seeds):
-        if episode not in completed:
-            call_agent(agent.load, checkpoint, episode=episode)
-            completed[episode] = play_episode(env, agent, episode=episode, seed=episode_seed, progress=progress,
-                                              description=f"episode {episode + 1}/{episodes}")
-            if record is not None:
-                record.save_episode(completed[episode])
-        results.append(completed[episode])
-    return results
+            record.save_episode(result)
+    return [completed[episode] for episode in range(episodes)]
 
 
-def call_agent(method: Callable[..., Any], *args: Any, episode: int | None = None, **kwargs: Any) -> Any:
-    """``method(*args, **kwargs)``, an agent's exception raised as :class:`AgentRaised`."""
-    try:
-        return method(*args, **kwargs)
-    except Exception as error:
-        raise AgentRaised(method.__name__, episode, None, error) from error
+def fit_checkpoint(world: World, agent: Agent, *, seed: int, checkpoint: Path, record: RunRecord | None = None) -> None:
+    """Fit ``agent`` on the visible data with the agent seed of run seed ``seed`` and save it to ``checkpoint``
+    (sealed in ``record``); nothing when ``record`` holds a sealed checkpoint already."""
+    checkpoint = Path(checkpoint)
+    if record is not None and record.checkpoint_sealed(checkpoint):
+        return
+    agent_seed, _ = derive_seeds(seed, 0)
+    call_agent(agent.fit, world.dataset, seed=agent_seed)
+    checkpoint.mkdir(parents=True, exist_ok=True)
+    call_agent(agent.save, checkpoint)
+    if record is not None:
+        record.seal_checkpoint(checkpoint)
 
 
 def checked_agent(config: RunConfig, world: World) -> Agent:
@@ -181,7 +197,7 @@ class PreparedRun:
     """The run directory, holding ``config.json``."""
 
 
-def run(config: RunConfig, world: World | None = None) -> RunOutcome:
+def run(config: RunConfig, world: World | None = None, parallel: Parallel | None = None) -> RunOutcome:
     """Play ``config`` and write ``scores.csv``, ``episodes.csv``, ``trace.csv``, ``summary.json`` and
     ``config.json`` into ``<out>/<env>__<agent>__<seed>__<time>/`` (each file atomically; the agent
     checkpoint beside them, and each episode in ``episodes/`` as soon as it ends, so that :func:`resume`
@@ -190,11 +206,12 @@ def run(config: RunConfig, world: World | None = None) -> RunOutcome:
     Args:
         config: what to run.
         world: an already built world for ``config.env`` (built from ``config.env`` when omitted).
+        parallel: play the episodes in worker processes or on Ray (same outputs); ``None``: here.
 
     Raises:
         RunInterrupted: on Ctrl-C; the completed episodes stay in the run directory.
     """
-    return play(prepare_run(config, world))
+    return play(prepare_run(config, world), parallel)
 
 
 def prepare_run(config: RunConfig, world: World | None = None) -> PreparedRun:
@@ -213,10 +230,11 @@ def prepare_run(config: RunConfig, world: World | None = None) -> PreparedRun:
     return PreparedRun(config, world, agent, create_run_directory(config, world))
 
 
-def resume(directory: str | Path, *, progress: bool = True) -> RunOutcome:
+def resume(directory: str | Path, *, progress: bool = True, parallel: Parallel | None = None) -> RunOutcome:
     """Finish the interrupted or killed run in ``directory``: play only the episodes it did not complete and
     write every output, exactly as the uninterrupted run would have (``scores.csv`` byte-identical). Same as
-    ``play(prepare_resume(directory, progress=progress))``.
+    ``play(prepare_resume(directory, progress=progress), parallel)``: the missing episodes may be played in
+    parallel, whatever played the others.
 
     The configuration is the directory's ``config.json``; the world it names is built again and must match
     the one recorded there. Resuming a finished run plays nothing and writes the same outputs again.
@@ -226,7 +244,7 @@ def resume(directory: str | Path, *, progress: bool = True) -> RunOutcome:
             not belong to the run.
         RunInterrupted: on Ctrl-C (resume again).
     """
-    return play(prepare_resume(directory, progress=progress))
+    return play(prepare_resume(directory, progress=progress), parallel)
 
 
 def prepare_resume(directory: str | Path, *, progress: bool = True) -> PreparedRun:
@@ -256,15 +274,21 @@ def prepare_resume(directory: str | Path, *, progress: bool = True) -> PreparedR
     return PreparedRun(config, world, agent, directory)
 
 
-def play(prepared: PreparedRun) -> RunOutcome:
-    """Play a prepared run (:func:`prepare_run`, :func:`prepare_resume`) and write its outputs."""
+def play(prepared: PreparedRun, parallel: Parallel | None = None) -> RunOutcome:
+    """Play a prepared run (:func:`prepare_run`, :func:`prepare_resume`) and write its outputs; with
+    ``parallel``, the episodes in worker processes or on Ray (``summary.json`` then says how, with each
+    worker's peak memory), the outputs otherwise the same."""
     config, world, agent, directory = prepared.config, prepared.world, prepared.agent, prepared.directory
     record = RunRecord(directory)
+    workers = None if parallel is None or parallel.serial else \
+        EpisodeWorkers(parallel, NamedAgent(absolute_spec(config.agent), config.agent_options))
     try:
         results = run_episodes(world, agent, episodes=config.episodes, seed=config.seed,
                                checkpoint=directory / "checkpoint", split=config.split,
-                               batch_size=config.batch_size, progress=config.progress, record=record)
-        return RunOutcome(directory, write_outputs(directory, config, world, results))
+                               batch_size=config.batch_size, progress=config.progress, record=record,
+                               workers=workers)
+        extra = {} if workers is None else {"parallel": workers.summary()}
+        return RunOutcome(directory, write_outputs(directory, config, world, results, **extra))
     except KeyboardInterrupt:
         saved = len(record.saved_episodes())
         raise RunInterrupted(f"{saved} of {config.episodes} episodes are saved in {directory}; finish the run "

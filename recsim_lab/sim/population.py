@@ -18,6 +18,7 @@ With ``rules.choice == "replay"`` steps 1-2 are replaced by the log replay of :m
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -27,6 +28,8 @@ from recsim_lab.data.seen import SeenItems
 from recsim_lab.sim.replay import FuturePositions, replay_probabilities, replay_probabilities_one
 from recsim_lab.worlds.choice import click_probabilities, click_probabilities_one, sample_choice_one, sample_choices
 from recsim_lab.worlds.world import World
+
+_PAIRWISE_MAX_K = 8  # slates up to this size are checked for repeats pair by pair first, longer ones sorted
 
 
 def check_slates(slates: Any, n_users: int, slate_size: int, n_items: int) -> np.ndarray:
@@ -44,19 +47,31 @@ def check_slates(slates: Any, n_users: int, slate_size: int, n_items: int) -> np
     if slates.shape != (n_users, k):
         raise ValueError(f"slates must have shape ({n_users}, {k}) (one slate of {k} items per user), "
                          f"got {slates.shape}")
-    if not np.issubdtype(slates.dtype, np.integer):
+    if slates.dtype.kind not in "iu":  # signed or unsigned integers
         raise ValueError(f"slates must hold integer item ids, got dtype {slates.dtype}")
     slates = slates.astype(np.int64, copy=False)
     if slates.size and (slates.min() < 0 or slates.max() >= n_items):
         bad = slates[(slates < 0) | (slates >= n_items)][0]
         raise ValueError(f"slate item id {bad} is out of range 0..{n_items - 1}")
-    ordered = np.sort(slates, axis=1)
-    repeats = ordered[:, 1:] == ordered[:, :-1]
-    if repeats.any():
-        row = int(np.argwhere(repeats)[0, 0])
-        raise ValueError(f"a slate must hold {k} distinct items; slate {slates[row].tolist()} (row {row}) "
-                         f"repeats item {ordered[row, 1:][repeats[row]][0]}")
+    if k > _PAIRWISE_MAX_K or _repeats_pairwise(slates):
+        ordered = np.sort(slates, axis=1)
+        repeats = ordered[:, 1:] == ordered[:, :-1]
+        if repeats.any():
+            row = int(np.argwhere(repeats)[0, 0])
+            raise ValueError(f"a slate must hold {k} distinct items; slate {slates[row].tolist()} (row {row}) "
+                             f"repeats item {ordered[row, 1:][repeats[row]][0]}")
     return slates
+
+
+def _repeats_pairwise(slates: np.ndarray) -> bool:
+    """Whether a row of ``(B, k)`` ``slates`` holds an item twice, by comparing every pair of columns: for short
+    slates, k (k - 1) / 2 vector comparisons cost several times less than sorting each row."""
+    columns = slates.T.copy()  # (k, B), each column contiguous
+    repeated = np.zeros(slates.shape[0], dtype=bool)
+    for i in range(1, columns.shape[0]):
+        for j in range(i):
+            repeated |= columns[i] == columns[j]
+    return bool(repeated.any())
 
 
 class Population:
@@ -92,15 +107,34 @@ class Population:
 
     def reset(self) -> None:
         """Restore every history, patience and session length to the start of an episode."""
+        # Only a click changes a history, so only the rows of users who clicked are copied back.
+        self.seen.assign_rows(self._initial_seen, np.flatnonzero(self.clicks))
         self.patience[:] = 0.0
         self.patience[self.members] = self.rules.initial_patience
         self.session_length[:] = 0
         self.clicks[:] = 0
-        self.seen.assign(self._initial_seen)
         self._active[:] = self.members
         self._position[:] = -1
         self._position[self.members] = np.arange(self.members.size)
         self.n_active = self.members.size
+
+    def reset_users(self, users: np.ndarray) -> None:
+        """Restart the sessions of ``users`` alone: their histories, patience, session lengths and clicks return
+        to the start of an episode, and those who had left rejoin the active users (at the end of the active
+        array). Everyone else is untouched.
+
+        Args:
+            users: ``(n,)`` distinct ids of members of the population.
+        """
+        self.seen.assign_rows(self._initial_seen, users[self.clicks[users] > 0])  # only clicks change histories
+        self.patience[users] = self.rules.initial_patience
+        self.session_length[users] = 0
+        self.clicks[users] = 0
+        returning = users[self._position[users] < 0]
+        start = self.n_active
+        self._active[start:start + returning.size] = returning
+        self._position[returning] = np.arange(start, start + returning.size)
+        self.n_active = start + returning.size
 
     @property
     def active_users(self) -> np.ndarray:
@@ -126,6 +160,15 @@ class Population:
         """
         return check_slates(slates, n_users, self.rules.slate_size, self.world.dataset.n_items)
 
+    def choice_probabilities(self, users: np.ndarray, slates: np.ndarray) -> np.ndarray:
+        """``(B, slate_size + 1)`` probabilities of each user clicking each slate position (last column: no
+        click) under the world's choice model and the current histories; changes nothing."""
+        if self._futures is not None:
+            return replay_probabilities(self._futures, self.seen, users, slates)
+        scores = self.world.true_scores(users, slates)
+        scores[self.seen.contains(users, slates)] = -np.inf
+        return click_probabilities(scores, self.rules.no_click_threshold, self.rules.temperature)
+
     def respond(self, users: np.ndarray, slates: np.ndarray, uniforms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Serve one slate to each user and apply the rules; call :meth:`check` first.
 
@@ -138,25 +181,21 @@ class Population:
             ``clicked``: ``(B,)`` int64 clicked item id or -1; ``left``: ``(B,)`` bool, the user left.
         """
         rules = self.rules
-        if self._futures is not None:
-            probabilities = replay_probabilities(self._futures, self.seen, users, slates)
-        else:
-            scores = self.world.true_scores(users, slates)
-            scores[self.seen.contains(users, slates)] = -np.inf
-            probabilities = click_probabilities(scores, rules.no_click_threshold, rules.temperature)
+        probabilities = self.choice_probabilities(users, slates)
         picks = sample_choices(probabilities, uniforms)
         rows = np.flatnonzero(picks < rules.slate_size)
         clicked = np.full(users.size, -1, dtype=np.int64)
         clicked[rows] = slates[rows, picks[rows]]
         change = np.full(users.size, -1.0)
         change[rows] = np.clip(probabilities[rows, picks[rows]] * rules.patience_increment_weight, 0.0, 1.0)
-        self.patience[users] += change
-        self.session_length[users] += 1
+        patience = self.patience[users] + change
+        length = self.session_length[users] + 1
+        self.patience[users] = patience
+        self.session_length[users] = length
         self.clicks[users[rows]] += 1
-        self.seen.add(users[rows], clicked[rows])
-        left = (self.patience[users] <= 0) | (self.session_length[users] >= rules.horizon)
-        for user in users[left].tolist():
-            self._remove(user)
+        self.seen.add_new(users[rows], clicked[rows])  # distinct users; an item already seen is never chosen
+        left = (patience <= 0) | (length >= rules.horizon)
+        self._remove(users[left].tolist())
         return clicked, left
 
     def check_one(self, slate: Any) -> list[int]:
@@ -169,7 +208,7 @@ class Population:
         if isinstance(slate, np.ndarray):
             if slate.shape != (k,):
                 raise ValueError(f"a slate must be {k} item ids, got an array of shape {slate.shape}")
-            if not np.issubdtype(slate.dtype, np.integer):
+            if slate.dtype.kind not in "iu":
                 raise ValueError(f"slates must hold integer item ids, got dtype {slate.dtype}")
             items = slate.tolist()
         else:
@@ -200,31 +239,38 @@ class Population:
             probabilities = replay_probabilities_one(self._futures, self.seen, user, slate)
         else:
             scores = self.world.true_scores_one(user, slate)
-            for j, clicked_before in enumerate(self.seen.contains_one(user, slate)):
-                if clicked_before:
-                    scores[j] = -np.inf
+            clicked_before = self.seen.contains_one(user, slate)
+            if True in clicked_before:
+                scores = [-math.inf if seen else score for score, seen in zip(scores, clicked_before)]
             probabilities = click_probabilities_one(scores, rules.no_click_threshold, rules.temperature)
         pick = sample_choice_one(probabilities, uniform)
-        self.session_length[user] += 1
+        # Python ints and floats in, NumPy arrays out: the same IEEE arithmetic as on the arrays, fewer scalars
+        length = int(self.session_length[user]) + 1
+        patience = float(self.patience[user])
         if pick < rules.slate_size:
             item = slate[pick]
-            self.patience[user] += min(max(probabilities[pick] * rules.patience_increment_weight, 0.0), 1.0)
+            patience += min(max(probabilities[pick] * rules.patience_increment_weight, 0.0), 1.0)
             self.clicks[user] += 1
             self.seen.add_one(user, item)
         else:
             item = -1
-            self.patience[user] -= 1.0
-        left = bool(self.patience[user] <= 0 or self.session_length[user] >= rules.horizon)
+            patience -= 1.0
+        self.session_length[user] = length
+        self.patience[user] = patience
+        left = patience <= 0 or length >= rules.horizon
         if left:
-            self._remove(user)
+            self._remove([user])
         return item, left
 
-    def _remove(self, user: int) -> None:
-        """Swap-remove ``user`` from the active array in O(1)."""
-        position = self._position[user]
-        last = self.n_active - 1
-        moved = self._active[last]
-        self._active[position] = moved
-        self._position[moved] = position
-        self._position[user] = -1
+    def _remove(self, users: list[int]) -> None:
+        """Swap-remove each of ``users`` from the active array in turn, O(1) each (the order fixes the new
+        order of the active array, so it is kept)."""
+        active, position = memoryview(self._active), memoryview(self._position)  # Python ints, no NumPy scalars
+        last = self.n_active
+        for user in users:
+            last -= 1
+            moved, where = active[last], position[user]
+            active[where] = moved
+            position[moved] = where
+            position[user] = -1
         self.n_active = last

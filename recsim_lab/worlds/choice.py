@@ -46,10 +46,15 @@ def sample_choices(probabilities: np.ndarray, uniforms: np.ndarray) -> np.ndarra
         ``(B,)`` int64 in ``0..k``: the first index whose cumulative probability exceeds the draw; ``k``
         means no click. A slate position with probability 0 is never drawn.
     """
-    cdf = np.cumsum(probabilities.T, axis=0)
-    last = probabilities.shape[1] - 1
-    # Rounding can leave cdf[-1] a hair below 1; a draw above it counts as no click.
-    return np.minimum((cdf <= uniforms).sum(axis=0), last)
+    columns = probabilities.T  # (k + 1, B); contiguous rows when it comes from click_probabilities
+    # The running sum, column by column, is np.cumsum's arithmetic (sequential), without its slow strided loop.
+    cdf = columns[0].copy()
+    picks = (cdf <= uniforms).astype(np.int64)
+    for column in columns[1:]:
+        cdf += column
+        picks += cdf <= uniforms
+    # Rounding can leave the last cdf a hair below 1; a draw above it counts as no click.
+    return np.minimum(picks, probabilities.shape[1] - 1)
 
 
 def click_probabilities_one(scores: list[float], threshold: float, temperature: float) -> list[float]:

@@ -12,16 +12,24 @@ anyone can rebuild those worlds; ``evaluate`` draws a secret seed instead (see
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from recsim_lab.names import unknown_name_error
 from recsim_lab.validation import check_scalar
 from recsim_lab.worlds.synthetic import SyntheticConfig, build_synthetic_world
-from recsim_lab.worlds.world import World
+from recsim_lab.worlds.world import Rules, World
 
 PUBLIC_WORLD_SEED = 0
 """The world seed of every preset unless another is given: public, so a world built with it is no secret."""
+
+SPARSE = SyntheticConfig(n_items=20_000, dim=8, mean_history=6.0, min_history=2, attractive_items=100,
+                         rules=Rules(no_click_threshold=1.0, temperature=0.2))
+"""The ``sparse`` preset's shape (its ``seed`` is replaced by the world seed): a catalogue ~7 times the default's,
+short histories (mean 6 clicks, at least 2), a low-dimensional taste (7 topic dimensions for 48 subtopics, so
+subtopics overlap), 100 attractive items for the median user, and choices less sharp than the default
+(no-click threshold 1.0, temperature 0.2 against 1.7 and 0.1), so a random slate is clicked more often and
+a click says less."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,10 @@ PRESETS: dict[str, Preset] = {
         lambda seed: build_synthetic_world(SyntheticConfig(n_users=200, n_train_users=100, n_items=500, seed=seed),
                                            name="small"),
         "synthetic, 200 users (100 train), 500 items, 42 dims; for quick tries",
+    ),
+    "sparse": Preset(
+        lambda seed: build_synthetic_world(replace(SPARSE, seed=seed), name="sparse"),
+        "synthetic, another shape: 2,000 users (1,000 train), 20,000 items, 8 dims, ~6 clicks a user, softer choices",
     ),
 }
 
