@@ -98,15 +98,14 @@ class ContentAgent:
     show_progress: bool = True
     """Show a progress bar while embedding."""
 
-    item_embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), init=False,
-                                        repr=False)
-    """``(n_items, dim)`` float32 unit rows: the (projected) text embeddings."""
+    item_keys: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32), init=False, repr=False)
+    """``(n_items, dim + 1)`` float32 ``[embedding, prior]`` per item: the (projected) unit text embedding and
+    the popularity prior; ``scores = queries(users) @ item_keys.T`` less the penalties (what
+    :class:`agents.hybrid.HybridAgent` retrieves with at large catalogues)."""
     profiles: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), init=False, repr=False)
     """``(n_users, dim)`` float32 unnormalised profiles."""
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), init=False, repr=False)
     """``(n_items,)`` int64 clicks per item: the histories' and every click since."""
-    popularity: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), init=False, repr=False)
-    """``(n_items,)`` float32 the prior ``popularity_unit * log(1 + counts)``."""
     prior_weight: float = field(default=0.0, init=False, repr=False)
     """The popularity prior's weight in use: ``popularity_weight``, or the one chosen in ``fit``."""
     popularity_unit: float = field(default=0.0, init=False, repr=False)
@@ -137,13 +136,15 @@ class ContentAgent:
     def fit(self, data: Dataset, *, seed: int) -> None:
         """Embed the items (through the cache), choose the popularity prior's weight unless it is given
         (:mod:`agents.helpers.holdout`: profiles from each history less its last ``holdout`` share, then
-        the weight of :data:`PRIOR_WEIGHTS` whose top items hold most of the held-out clicks), and build every
+        the weight of :data:`PRIOR_WEIGHTS` whose replayed sessions click most of the held-out items), and build every
         user's profile from their whole history. ``seed`` only draws the users compared (large populations).
         """
         cached = cached_embeddings(data.item_texts(), encoder=self.encoder,
                                    settings=EncodeSettings(backend=self.backend), cache_dir=self.cache_dir,
                                    show_progress=self.show_progress)
-        self.item_embeddings = projected(cached.embeddings, self.dim)
+        embeddings = projected(cached.embeddings, self.dim)
+        self.item_keys = np.zeros((embeddings.shape[0], embeddings.shape[1] + 1), dtype=np.float32)
+        self.item_keys[:, :-1] = embeddings
         self.embedding_key = cached.key
         self.prior_weight = DEFAULT_PRIOR_WEIGHT if self.popularity_weight is None else self.popularity_weight
         if self.popularity_weight is None:
@@ -170,16 +171,20 @@ class ContentAgent:
         self.counts = data.click_counts()
         most = int(self.counts.max(initial=0))
         self.popularity_unit = 1.0 / np.log1p(most) if most else 0.0
-        self.popularity = (self.popularity_unit * np.log1p(self.counts)).astype(np.float32)
+        self.item_keys[:, -1] = self.popularity_unit * np.log1p(self.counts)
         self.seen = SeenItems.from_histories(data.histories, data.n_items)
         self.ignored = SeenItems(data.n_users, data.n_items)
         self.passed = SeenItems(data.n_users, data.n_items)
 
     @property
-    def item_keys(self) -> np.ndarray:
-        """``(n_items, dim + 1)`` float32 ``[embedding, prior]``: ``scores = queries(users) @ item_keys.T`` less
-        the penalties (what :class:`agents.hybrid.HybridAgent` retrieves with at large catalogues)."""
-        return np.column_stack([self.item_embeddings, self.popularity])
+    def item_embeddings(self) -> np.ndarray:
+        """``(n_items, dim)`` float32 unit rows: the (projected) text embeddings (a view of ``item_keys``)."""
+        return self.item_keys[:, :-1]
+
+    @property
+    def popularity(self) -> np.ndarray:
+        """``(n_items,)`` float32 the prior ``popularity_unit * log(1 + counts)`` (a view of ``item_keys``)."""
+        return self.item_keys[:, -1]
 
     def queries(self, users: np.ndarray) -> np.ndarray:
         """``(B, dim + 1)`` float32: unit profiles of ``users`` (users without clicks get the fallback
@@ -195,12 +200,10 @@ class ContentAgent:
         return queries
 
     def scores(self, users: np.ndarray) -> np.ndarray:
-        """``(B, n_items)`` float32: cosine between each user's profile and every item, less the penalties
-        for items ignored or passed over in this session. History items are not masked."""
+        """``(B, n_items)`` float32: cosine between each user's profile and every item plus the weighted prior,
+        less the penalties for items ignored or passed over in this session. History items are not masked."""
         users = np.asarray(users, dtype=np.int64)
-        scores = self._profiles(users) @ self.item_embeddings.T
-        if self.prior_weight:
-            scores += np.float32(self.prior_weight) * self.popularity
+        scores = self.queries(users) @ self.item_keys.T
         for penalty, shown in ((self.ignore_penalty, self.ignored), (self.passed_penalty, self.passed)):
             if penalty and shown.sizes[users].any():
                 np.subtract(scores, np.float32(penalty), out=scores, where=shown.dense(users))
@@ -209,15 +212,14 @@ class ContentAgent:
     def scores_of(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """``(B, C)`` float32 :meth:`scores` of ``items[b, c]`` for ``users[b]``, or of shared ``(C,)`` items."""
         users = np.asarray(users, dtype=np.int64)
+        queries = self.queries(users)
         if items.ndim == 1:
-            items = np.broadcast_to(items, (users.size, items.size))
-            scores = self._profiles(users) @ self.item_embeddings[items[0]].T
-        elif self.item_embeddings.shape[0] <= FULL_ROW_ITEMS:  # a full row by BLAS beats gathering (B, C, d)
-            scores = np.take_along_axis(self._profiles(users) @ self.item_embeddings.T, items, axis=1)
+            scores = queries @ self.item_keys[items].T
+            items = np.broadcast_to(items, scores.shape)
+        elif self.item_keys.shape[0] <= FULL_ROW_ITEMS:  # a full row by BLAS beats gathering (B, C, d)
+            scores = np.take_along_axis(queries @ self.item_keys.T, items, axis=1)
         else:
-            scores = np.einsum("bd,bcd->bc", self._profiles(users), self.item_embeddings[items])
-        if self.prior_weight:
-            scores += np.float32(self.prior_weight) * self.popularity[items]
+            scores = np.einsum("bd,bcd->bc", queries, self.item_keys[items])
         for penalty, shown in ((self.ignore_penalty, self.ignored), (self.passed_penalty, self.passed)):
             if penalty:
                 scores -= np.float32(penalty) * shown.contains(users, items)
@@ -238,7 +240,7 @@ class ContentAgent:
         clicked = clicks >= 0
         if clicked.any():
             np.add.at(self.counts, clicks[clicked], 1)
-            self.popularity[clicks[clicked]] = self.popularity_unit * np.log1p(self.counts[clicks[clicked]])
+            self.item_keys[clicks[clicked], -1] = self.popularity_unit * np.log1p(self.counts[clicks[clicked]])
             who = users[clicked]
             self.profiles[who] = self.decay * self.profiles[who] + self.item_embeddings[clicks[clicked]]
             passed = slates[clicked]
@@ -252,12 +254,12 @@ class ContentAgent:
         self.seen.add(users, clicks)
 
     def save(self, path: Path) -> None:
-        """Write profiles, the history set, the ignored and passed-over (user, item) pairs and the (projected)
-        item embeddings: the checkpoint stands alone. ``content.json`` records the cache key."""
+        """Write profiles, the history set, the ignored and passed-over (user, item) pairs, the click counts and
+        the item keys (projected embeddings and prior): the checkpoint stands alone. ``content.json`` records
+        the cache key, the prior's unit and its weight."""
         path = Path(path)
-        save_arrays(path, profiles=self.profiles, fallback=self.fallback, item_embeddings=self.item_embeddings,
-                    ignored_pairs=_pairs(self.ignored), passed_pairs=_pairs(self.passed), counts=self.counts,
-                    popularity=self.popularity)
+        save_arrays(path, profiles=self.profiles, fallback=self.fallback, item_keys=self.item_keys,
+                    ignored_pairs=_pairs(self.ignored), passed_pairs=_pairs(self.passed), counts=self.counts)
         self.seen.save(path)
         save_json(path / _META, {"format": _FORMAT, "embedding_key": self.embedding_key,
                                  "popularity_unit": self.popularity_unit, "prior_weight": self.prior_weight,
@@ -273,18 +275,18 @@ class ContentAgent:
         if meta.get("format") != _FORMAT:
             raise ValueError(f"checkpoint {path} has content format {meta.get('format')!r}; this agent reads "
                              f"format {_FORMAT}")
-        profiles, fallback, embeddings, ignored, passed, counts, popularity = load_arrays(
-            path, "profiles", "fallback", "item_embeddings", "ignored_pairs", "passed_pairs", "counts", "popularity")
+        profiles, fallback, keys, ignored, passed, counts = load_arrays(
+            path, "profiles", "fallback", "item_keys", "ignored_pairs", "passed_pairs", "counts")
         seen = SeenItems.load(path)
         ignored, passed = _from_pairs(ignored, seen), _from_pairs(passed, seen)
-        n_items, dim = embeddings.shape
+        n_items, dim = keys.shape[0], keys.shape[1] - 1
         if (profiles.shape[1] != dim or seen.n_items != n_items or (meta["n_items"], meta["dim"]) != (n_items, dim)
-                or counts.shape != (n_items,) or popularity.shape != (n_items,)):
-            raise ValueError(f"checkpoint {path} is inconsistent: item embeddings {embeddings.shape}, profiles "
-                             f"{profiles.shape}, {seen.n_items} items in the history sets")
-        self.profiles, self.fallback, self.item_embeddings = profiles, fallback, embeddings
+                or counts.shape != (n_items,)):
+            raise ValueError(f"checkpoint {path} is inconsistent: item keys {keys.shape}, profiles "
+                             f"{profiles.shape}, {seen.n_items} items in the history sets, {counts.shape} counts")
+        self.profiles, self.fallback, self.item_keys = profiles, fallback, keys
         self.seen, self.ignored, self.passed = seen, ignored, passed
-        self.counts, self.popularity, self.popularity_unit = counts, popularity, float(meta["popularity_unit"])
+        self.counts, self.popularity_unit = counts, float(meta["popularity_unit"])
         self.prior_weight = float(meta["prior_weight"])
         self.embedding_key = meta["embedding_key"]
 

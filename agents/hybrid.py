@@ -161,8 +161,8 @@ class HybridAgent:
 
     def fit(self, data: Dataset, *, seed: int) -> None:
         """Fit the children; in blend mode with ``weights=None``, first choose the blend: fit them on each
-        history less its last ``holdout`` share, and keep the weights of :func:`weight_grid` whose top items
-        hold most of the held-out clicks (:mod:`agents.helpers.holdout`); then fit them on the whole
+        history less its last ``holdout`` share, and keep the weights of :func:`weight_grid` whose replayed
+        sessions click most of the held-out items (:mod:`agents.helpers.holdout`); then fit them on the whole
         histories."""
         if self.mode == "blend":  # before the children's fit: a large catalogue's index needs faiss
             require_index(data.n_items)
@@ -224,9 +224,11 @@ class HybridAgent:
         inner product with :meth:`joint_keys` ranks items as the blend does."""
         return np.hstack([scale * agent.queries(users) for agent, scale in zip(self.agents, scales)])
 
-    def joint_keys(self) -> np.ndarray:
-        """``(n_items, sum of d)`` float32: the children's ``item_keys`` side by side."""
-        return np.hstack([np.asarray(agent.item_keys, dtype=np.float32) for agent in self.agents])
+    def joint_keys(self, items: np.ndarray | None = None) -> np.ndarray:
+        """``(n_items, sum of d)`` float32: the children's ``item_keys`` side by side (only the rows of
+        ``items`` ``(m,)``, when given)."""
+        rows = slice(None) if items is None else items
+        return np.hstack([np.asarray(agent.item_keys[rows], dtype=np.float32) for agent in self.agents])
 
     def _by_candidates(self, users: np.ndarray, k: int) -> np.ndarray:
         scales, means = self.standardisation(users)
@@ -263,9 +265,14 @@ class HybridAgent:
         return slates
 
     def update(self, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
+        """Every child learns; the joint index (large catalogues) files the clicked items' keys anew, since a
+        click is what raises an item most, and an item the index holds too high is only re-scored lower."""
         for agent in self.agents:
             agent.update(users, slates, clicks)
         self.seen.add(users, clicks)
+        clicked = np.unique(clicks[clicks >= 0])
+        if self.index is not None and clicked.size:
+            self.index.refresh(clicked, self.joint_keys(clicked))
 
     def save(self, path: Path) -> None:
         for index, agent in enumerate(self.agents):
