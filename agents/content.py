@@ -4,7 +4,8 @@ Items are embedded once (``headline + " " + short_description`` through
 :func:`agents.helpers.text_embeddings.embed_texts`: all-MiniLM-L6-v2 by default, cached on disk), projected onto
 their ``dim`` (128) leading principal directions and scaled to unit length. Each user has a *profile* in the
 same space, and a slate is the ``k`` items of highest score outside the user's history, where the score is
-the cosine between profile and item less two penalties learnt from the session's feedback.
+the cosine between profile and item, plus a popularity prior, less two penalties learnt from the session's
+feedback.
 
 - **Profile**: a recency-weighted sum of the embeddings of the user's clicks. Over the last
   ``history_size`` clicks of the initial history the most recent weighs 1, the one before ``decay``, then
@@ -15,9 +16,16 @@ the cosine between profile and item less two penalties learnt from the session's
 - **Penalties**: an item shown in a slate the user ignored loses ``ignore_penalty``; an item of a clicked
   slate that the user passed over loses ``passed_penalty``. Under the DataLab choice rule the same slate
   draws the same click chances every time, so re-showing what was just ignored wastes the user's patience.
+- **Popularity prior**: ``prior_weight * log(1 + clicks_i) / log(1 + most clicks of an item at fit)``, the
+  clicks counted over the histories and every click of the session (of all users). Where texts say little
+  about taste (MovieLens titles, or noise), the cosine alone ranked below the popularity agent; with the
+  prior, content never did on the world suite. ``popularity_weight=None`` (the default) chooses the weight
+  in ``fit`` among :data:`PRIOR_WEIGHTS`, by replaying sessions against the last part of each history
+  (:mod:`agents.helpers.holdout`); the checkpoint keeps the choice.
 
-``queries(users) @ item_keys.T`` is the cosine, and ``scores(users)`` ``(B, n_items)`` and
-``scores_of(users, items)`` the scores with penalties, for blending (:mod:`agents.hybrid`).
+``queries(users) @ item_keys.T`` is the cosine plus the prior (``[profile, prior_weight]`` against
+``[embedding, prior]``), and ``scores(users)`` ``(B, n_items)`` and ``scores_of(users, items)`` the scores
+with penalties, for blending (:mod:`agents.hybrid`).
 
 The projection to ``dim`` dimensions makes every product over the catalogue narrower (3x at 128 of 384)
 at no measured cost in score. The defaults were chosen by measurement on the default world: the tables
@@ -34,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.helpers.holdout import choose_by_replay, hold_out_last
 from agents.helpers.ranking import top_k_unseen_by_chunks
 from agents.helpers.retrieval import FULL_ROW_ITEMS
 from agents.helpers.sentence_model import EncodeSettings
@@ -43,14 +52,22 @@ from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
 from recsim_lab.validation import check_fields
 
-_FORMAT = 1
+_FORMAT = 2
 _META = "content.json"
+
+PRIOR_WEIGHTS = (0.0, 0.1, 0.3, 0.5, 1.0, 2.0)
+"""The popularity prior's weights compared in ``fit`` (``popularity_weight=None``), in order of preference
+among ties: the cosine lies in [-1, 1] and the prior in [0, 1] (the most clicked item at 1)."""
+DEFAULT_PRIOR_WEIGHT = 0.5
+"""The weight used when no history is long enough to hold clicks out (the one chosen most often on the world
+suite)."""
 
 
 @dataclass
 class ContentAgent:
-    """Cosine between item text embeddings and a recency-weighted profile of each user's clicks, less
-    penalties for items the user ignored or passed over in this session (see the module docstring)."""
+    """Cosine between item text embeddings and a recency-weighted profile of each user's clicks, plus a
+    popularity prior, less penalties for items the user ignored or passed over in this session (see the
+    module docstring)."""
 
     encoder: Any = None
     """``None`` (the packaged all-MiniLM-L6-v2), the path of a local sentence-transformers model directory,
@@ -73,14 +90,27 @@ class ContentAgent:
     dim: int | None = 128
     """Width of the vectors scored: the embeddings projected onto their ``dim`` leading principal directions
     (uncentred) and scaled back to unit length; ``None`` (or the encoder's width or more) keeps them whole."""
+    popularity_weight: float | None = None
+    """Weight of the item's popularity prior in the score (0: cosine only); ``None``: chosen in ``fit`` among
+    :data:`PRIOR_WEIGHTS` (see the module docstring)."""
+    holdout: float = 0.2
+    """Share of each user's history held out to choose the prior's weight (``popularity_weight=None``)."""
     show_progress: bool = True
     """Show a progress bar while embedding."""
 
-    item_embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), init=False,
-                                        repr=False)
-    """``(n_items, dim)`` float32 unit rows: the (projected) text embeddings."""
+    item_keys: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32), init=False, repr=False)
+    """``(n_items, dim + 1)`` float32 ``[embedding, prior]`` per item: the (projected) unit text embedding and
+    the popularity prior; ``scores = queries(users) @ item_keys.T`` less the penalties (what
+    :class:`agents.hybrid.HybridAgent` retrieves with at large catalogues)."""
     profiles: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), init=False, repr=False)
     """``(n_users, dim)`` float32 unnormalised profiles."""
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), init=False, repr=False)
+    """``(n_items,)`` int64 clicks per item: the histories' and every click since."""
+    prior_weight: float = field(default=0.0, init=False, repr=False)
+    """The popularity prior's weight in use: ``popularity_weight``, or the one chosen in ``fit``."""
+    popularity_unit: float = field(default=0.0, init=False, repr=False)
+    """``1 / log(1 + most clicks of an item at fit)`` (0 when the histories are empty): the most clicked
+    item starts at prior 1."""
     fallback: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32), init=False, repr=False)
     """``(dim,)`` unit profile for users without clicks: the mean direction of all profiles."""
     seen: SeenItems | None = field(default=None, init=False, repr=False)
@@ -96,21 +126,41 @@ class ContentAgent:
         check_fields(self, ("dim",), int, min_val=1, allow_none=True)
         check_fields(self, ("decay",), float, min_val=0.0, max_val=1.0)
         check_fields(self, ("negative_weight", "ignore_penalty", "passed_penalty"), float, min_val=0.0)
+        check_fields(self, ("popularity_weight",), float, min_val=0.0, allow_none=True)
+        check_fields(self, ("holdout",), float, min_val=0.0, max_val=1.0, include_boundaries="neither")
         check_fields(self, ("show_progress",), bool)
         require_encoder(self.encoder, "content")
 
     # ------------------------------------------------------------------------------------------ protocol
 
     def fit(self, data: Dataset, *, seed: int) -> None:
-        """Embed the items (through the cache) and build every user's profile from their history.
-
-        Deterministic: ``seed`` is not used.
+        """Embed the items (through the cache), choose the popularity prior's weight unless it is given
+        (:mod:`agents.helpers.holdout`: profiles from each history less its last ``holdout`` share, then
+        the weight of :data:`PRIOR_WEIGHTS` whose replayed sessions click most of the held-out items), and build every
+        user's profile from their whole history. ``seed`` only draws the users compared (large populations).
         """
         cached = cached_embeddings(data.item_texts(), encoder=self.encoder,
                                    settings=EncodeSettings(backend=self.backend), cache_dir=self.cache_dir,
                                    show_progress=self.show_progress)
-        embeddings = self.item_embeddings = projected(cached.embeddings, self.dim)
+        embeddings = projected(cached.embeddings, self.dim)
+        self.item_keys = np.zeros((embeddings.shape[0], embeddings.shape[1] + 1), dtype=np.float32)
+        self.item_keys[:, :-1] = embeddings
         self.embedding_key = cached.key
+        self.prior_weight = DEFAULT_PRIOR_WEIGHT if self.popularity_weight is None else self.popularity_weight
+        if self.popularity_weight is None:
+            holdout = hold_out_last(data, self.holdout, seed)
+            self._start(holdout.visible)
+            self.prior_weight, _ = choose_by_replay(self, holdout, PRIOR_WEIGHTS, self._use_prior,
+                                                    default=DEFAULT_PRIOR_WEIGHT)
+        self._start(data)
+
+    def _use_prior(self, weight: float) -> None:
+        """Score with the prior weighing ``weight`` (a candidate of the selection in :meth:`fit`)."""
+        self.prior_weight = weight
+
+    def _start(self, data: Dataset) -> None:
+        """Profiles, click counts and item sets from ``data``'s histories, before any session feedback."""
+        embeddings = self.item_embeddings
         self.profiles = np.zeros((data.n_users, embeddings.shape[1]), dtype=np.float32)
         for user, history in enumerate(data.histories):
             recent = history[-self.history_size:]
@@ -118,17 +168,30 @@ class ContentAgent:
                 weights = (self.decay ** np.arange(recent.size - 1, -1, -1, dtype=np.float64)).astype(np.float32)
                 self.profiles[user] = weights @ embeddings[recent]
         self.fallback = l2_normalised(l2_normalised(self.profiles).sum(axis=0))
+        self.counts = data.click_counts()
+        most = int(self.counts.max(initial=0))
+        self.popularity_unit = 1.0 / np.log1p(most) if most else 0.0
+        self.item_keys[:, -1] = self.popularity_unit * np.log1p(self.counts)
         self.seen = SeenItems.from_histories(data.histories, data.n_items)
         self.ignored = SeenItems(data.n_users, data.n_items)
         self.passed = SeenItems(data.n_users, data.n_items)
 
     @property
-    def item_keys(self) -> np.ndarray:
-        """``(n_items, dim)`` the item side of the cosine: ``scores = queries(users) @ item_keys.T`` less the
-        penalties (what :class:`agents.hybrid.HybridAgent` retrieves with at large catalogues)."""
-        return self.item_embeddings
+    def item_embeddings(self) -> np.ndarray:
+        """``(n_items, dim)`` float32 unit rows: the (projected) text embeddings (a view of ``item_keys``)."""
+        return self.item_keys[:, :-1]
+
+    @property
+    def popularity(self) -> np.ndarray:
+        """``(n_items,)`` float32 the prior ``popularity_unit * log(1 + counts)`` (a view of ``item_keys``)."""
+        return self.item_keys[:, -1]
 
     def queries(self, users: np.ndarray) -> np.ndarray:
+        """``(B, dim + 1)`` float32: unit profiles of ``users`` (users without clicks get the fallback
+        direction) and ``prior_weight``."""
+        return np.column_stack([self._profiles(users), np.full(len(users), self.prior_weight, np.float32)])
+
+    def _profiles(self, users: np.ndarray) -> np.ndarray:
         """``(B, dim)`` float32 unit profiles of ``users``; users without clicks get the fallback direction."""
         queries = l2_normalised(self.profiles[np.asarray(users, dtype=np.int64)])
         cold = ~queries.any(axis=1)
@@ -137,10 +200,10 @@ class ContentAgent:
         return queries
 
     def scores(self, users: np.ndarray) -> np.ndarray:
-        """``(B, n_items)`` float32: cosine between each user's profile and every item, less the penalties
-        for items ignored or passed over in this session. History items are not masked."""
+        """``(B, n_items)`` float32: cosine between each user's profile and every item plus the weighted prior,
+        less the penalties for items ignored or passed over in this session. History items are not masked."""
         users = np.asarray(users, dtype=np.int64)
-        scores = self.queries(users) @ self.item_embeddings.T
+        scores = self.queries(users) @ self.item_keys.T
         for penalty, shown in ((self.ignore_penalty, self.ignored), (self.passed_penalty, self.passed)):
             if penalty and shown.sizes[users].any():
                 np.subtract(scores, np.float32(penalty), out=scores, where=shown.dense(users))
@@ -151,12 +214,12 @@ class ContentAgent:
         users = np.asarray(users, dtype=np.int64)
         queries = self.queries(users)
         if items.ndim == 1:
-            scores = queries @ self.item_embeddings[items].T
+            scores = queries @ self.item_keys[items].T
             items = np.broadcast_to(items, scores.shape)
-        elif self.item_embeddings.shape[0] <= FULL_ROW_ITEMS:  # a full row by BLAS beats gathering (B, C, d)
-            scores = np.take_along_axis(queries @ self.item_embeddings.T, items, axis=1)
+        elif self.item_keys.shape[0] <= FULL_ROW_ITEMS:  # a full row by BLAS beats gathering (B, C, d)
+            scores = np.take_along_axis(queries @ self.item_keys.T, items, axis=1)
         else:
-            scores = np.einsum("bd,bcd->bc", queries, self.item_embeddings[items])
+            scores = np.einsum("bd,bcd->bc", queries, self.item_keys[items])
         for penalty, shown in ((self.ignore_penalty, self.ignored), (self.passed_penalty, self.passed)):
             if penalty:
                 scores -= np.float32(penalty) * shown.contains(users, items)
@@ -176,6 +239,8 @@ class ContentAgent:
             return
         clicked = clicks >= 0
         if clicked.any():
+            np.add.at(self.counts, clicks[clicked], 1)
+            self.item_keys[clicks[clicked], -1] = self.popularity_unit * np.log1p(self.counts[clicks[clicked]])
             who = users[clicked]
             self.profiles[who] = self.decay * self.profiles[who] + self.item_embeddings[clicks[clicked]]
             passed = slates[clicked]
@@ -189,13 +254,15 @@ class ContentAgent:
         self.seen.add(users, clicks)
 
     def save(self, path: Path) -> None:
-        """Write profiles, the history set, the ignored and passed-over (user, item) pairs and the (projected)
-        item embeddings: the checkpoint stands alone. ``content.json`` records the cache key."""
+        """Write profiles, the history set, the ignored and passed-over (user, item) pairs, the click counts and
+        the item keys (projected embeddings and prior): the checkpoint stands alone. ``content.json`` records
+        the cache key, the prior's unit and its weight."""
         path = Path(path)
-        save_arrays(path, profiles=self.profiles, fallback=self.fallback, item_embeddings=self.item_embeddings,
-                    ignored_pairs=_pairs(self.ignored), passed_pairs=_pairs(self.passed))
+        save_arrays(path, profiles=self.profiles, fallback=self.fallback, item_keys=self.item_keys,
+                    ignored_pairs=_pairs(self.ignored), passed_pairs=_pairs(self.passed), counts=self.counts)
         self.seen.save(path)
         save_json(path / _META, {"format": _FORMAT, "embedding_key": self.embedding_key,
+                                 "popularity_unit": self.popularity_unit, "prior_weight": self.prior_weight,
                                  "n_items": int(self.item_embeddings.shape[0]),
                                  "dim": int(self.item_embeddings.shape[1])})
 
@@ -208,16 +275,19 @@ class ContentAgent:
         if meta.get("format") != _FORMAT:
             raise ValueError(f"checkpoint {path} has content format {meta.get('format')!r}; this agent reads "
                              f"format {_FORMAT}")
-        profiles, fallback, embeddings, ignored, passed = load_arrays(
-            path, "profiles", "fallback", "item_embeddings", "ignored_pairs", "passed_pairs")
+        profiles, fallback, keys, ignored, passed, counts = load_arrays(
+            path, "profiles", "fallback", "item_keys", "ignored_pairs", "passed_pairs", "counts")
         seen = SeenItems.load(path)
         ignored, passed = _from_pairs(ignored, seen), _from_pairs(passed, seen)
-        n_items, dim = embeddings.shape
-        if profiles.shape[1] != dim or seen.n_items != n_items or (meta["n_items"], meta["dim"]) != (n_items, dim):
-            raise ValueError(f"checkpoint {path} is inconsistent: item embeddings {embeddings.shape}, profiles "
-                             f"{profiles.shape}, {seen.n_items} items in the history sets")
-        self.profiles, self.fallback, self.item_embeddings = profiles, fallback, embeddings
+        n_items, dim = keys.shape[0], keys.shape[1] - 1
+        if (profiles.shape[1] != dim or seen.n_items != n_items or (meta["n_items"], meta["dim"]) != (n_items, dim)
+                or counts.shape != (n_items,)):
+            raise ValueError(f"checkpoint {path} is inconsistent: item keys {keys.shape}, profiles "
+                             f"{profiles.shape}, {seen.n_items} items in the history sets, {counts.shape} counts")
+        self.profiles, self.fallback, self.item_keys = profiles, fallback, keys
         self.seen, self.ignored, self.passed = seen, ignored, passed
+        self.counts, self.popularity_unit = counts, float(meta["popularity_unit"])
+        self.prior_weight = float(meta["prior_weight"])
         self.embedding_key = meta["embedding_key"]
 
 

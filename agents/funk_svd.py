@@ -11,19 +11,21 @@ drawn uniformly per positive, ``sum_j softplus(s_uj - s_ui)``, plus ``regularisa
 ``tf.function``. BPR was chosen over a logistic and a focal warm-start loss by measurement (the table is in
 ``benchmarks/README.md``).
 
-Online (``update``): ``online_steps`` plain SGD steps (no optimizer state to checkpoint) on the weighted
-logistic loss ``w * BCE(y, sigmoid(s)) + w * online_regularisation / 2 * (|p_u|^2 + |q_i|^2)``, summed over:
+Online (``update``): ``online_steps`` plain SGD steps (no optimizer state to checkpoint) on the negative
+log-likelihood of each response under the conditional logit of the slate, the form of the simulator's choice
+rule: item ``j`` of a slate is clicked with probability ``exp(s_j) / (1 + sum_i exp(s_i))`` and nothing with
+``1 / (1 + sum_i exp(s_i))`` (the no-click option scores 0; the user bias ``b_u`` learns where a user's
+scores stand against it), plus ``online_regularisation / 2 * (|p_u|^2 + |q_i|^2)`` per shown item. The
+gradient with respect to ``s_i`` is ``P_i - [i clicked]``: a click raises the clicked item against the
+items passed over beside it, and an ignored slate lowers every item by its share of the click probability,
+so the items that looked best lose most. Each user's row steps by ``online_learning_rate``; an item's row
+by the sum of its gradients over the users of the batch divided by the square root of their number, since
+a batch can show one item to hundreds of users at once (summed, such steps made the model diverge).
 
-- a click on item c: (u, c) with y = 1 and weight 1, and ``online_negatives`` other items drawn uniformly
-  with y = 0 and weight ``1 / online_negatives`` (together as much as the click, so that the shift they
-  give the user's bias does not outweigh the click: with an untrained model, equal weights left the
-  clicked item's score unchanged);
-- a slate with no click: every shown item with y = 0 and weight ``ignored_weight`` (the user preferred
-  leaving to all of them); the unclicked items of a clicked slate carry no weight (they may be liked too).
-
-The online loss is logistic rather than BPR because an ignored slate has no positive to rank against: it
-needs the absolute target that the user bias calibrates. User and item rows both move, so items that many
-users ignore sink for everyone.
+This replaced a logistic loss (the click against sampled negatives, every item of an ignored slate as a
+negative); on the world suite the choice likelihood learns faster within the session (the tables are in
+``benchmarks/README.md``, "Learning within the episode"). User and item rows both move, so items that many
+users pass over sink for everyone.
 
 TensorFlow (the ``[mf]`` extra) is imported inside ``fit`` only, so importing this module (and the CLI) stays
 fast; everything after ``fit`` is NumPy. Constructing the agent checks that TensorFlow is installed (when
@@ -49,7 +51,7 @@ from recsim_lab.extras import optional_import, require
 from recsim_lab.validation import check_fields
 
 _ADAM = (0.9, 0.999, 1e-8)  # beta_1, beta_2, epsilon of the warm-start optimiser
-_STATE = ("user_factors", "user_bias", "item_keys", "counters")  # the arrays a checkpoint holds
+_STATE = ("user_factors", "user_bias", "item_keys")  # the arrays a checkpoint holds
 
 
 @dataclass
@@ -70,16 +72,13 @@ class FunkSVDAgent:
     """Positives per mini-batch in ``fit``."""
     init_scale: float = 0.05
     """Standard deviation of the initial factors (biases start at 0)."""
-    online_learning_rate: float = 0.05
-    """SGD step size of ``update``."""
+    online_learning_rate: float = 0.15
+    """SGD step size of ``update`` (an item's step is further divided by the square root of the number of
+    users shown it in the batch)."""
     online_steps: int = 1
-    """SGD steps per ``update`` call, on the same responses and negatives."""
-    online_negatives: int = 2
-    """Uniformly drawn negatives (other than the clicked item) per click in ``update``."""
-    ignored_weight: float = 1.5
-    """Weight of each shown item as a negative after a slate with no click (0 ignores such slates)."""
+    """SGD steps per ``update`` call, on the same responses."""
     online_regularisation: float = 1e-3
-    """L2 weight on the factors of every weighted score in the online loss."""
+    """L2 weight on the factors of every shown item's score in the online loss."""
 
     user_factors: np.ndarray | None = field(default=None, init=False, repr=False)
     """``(n_users, factors)`` float32 ``p_u``."""
@@ -87,30 +86,26 @@ class FunkSVDAgent:
     """``(n_users,)`` float32 ``b_u``."""
     item_keys: np.ndarray | None = field(default=None, init=False, repr=False)
     """``(n_items, factors + 1)`` float32: item factors ``q_i`` and, in the last column, item biases ``b_i``."""
-    counters: np.ndarray = field(default_factory=lambda: np.zeros(2, np.int64), init=False, repr=False)
-    """``[seed, updates so far]``: the online negatives of each update are drawn from a generator seeded
-    with these, so a restored agent learns exactly as the original would."""
     seen: SeenItems | None = field(default=None, init=False, repr=False)
     """Each user's known history: initial clicks and every click seen by ``update``."""
 
     def __post_init__(self) -> None:
         check_fields(self, ("factors", "negatives", "batch_size"), int, min_val=1)
-        check_fields(self, ("epochs", "online_steps", "online_negatives"), int, min_val=0)
+        check_fields(self, ("epochs", "online_steps"), int, min_val=0)
         check_fields(self, ("learning_rate",), float, min_val=0.0, include_boundaries="neither")
-        check_fields(self, ("regularisation", "init_scale", "online_learning_rate", "ignored_weight",
-                            "online_regularisation"), float, min_val=0.0)
+        check_fields(self, ("regularisation", "init_scale", "online_learning_rate", "online_regularisation"),
+                     float, min_val=0.0)
         if self.epochs:
             require("funk_svd", "tensorflow")
 
     def fit(self, data: Dataset, *, seed: int) -> None:
-        """Warm-start on ``data.histories``; every random draw (online ones included) follows ``seed``."""
-        init_rng, train_rng, online_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+        """Warm-start on ``data.histories``; every random draw follows ``seed``."""
+        init_rng, train_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
         self.user_factors = (self.init_scale * init_rng.standard_normal((data.n_users, self.factors))
                              ).astype(np.float32)
         self.user_bias = np.zeros(data.n_users, dtype=np.float32)
         self.item_keys = np.zeros((data.n_items, self.factors + 1), dtype=np.float32)
         self.item_keys[:, :-1] = self.init_scale * init_rng.standard_normal((data.n_items, self.factors))
-        self.counters = np.array([online_rng.integers(2**62), 0], dtype=np.int64)
         self.seen = SeenItems.from_histories(data.histories, data.n_items)
         users = np.repeat(np.arange(data.n_users, dtype=np.int64), [h.size for h in data.histories])
         if users.size and self.epochs:
@@ -172,46 +167,38 @@ class FunkSVDAgent:
         if users.ndim != 1 or slates.ndim != 2 or slates.shape[0] != users.size or clicks.shape != users.shape:
             raise ValueError(f"need users (B,), slates (B, k) and clicks (B,); got shapes {users.shape}, "
                              f"{slates.shape} and {clicks.shape}")
-        rng = np.random.default_rng(self.counters.tolist())
-        clicked = clicks >= 0
-        n_click, n_items = 1 + self.online_negatives, self.item_keys.shape[0]
-        positives = np.where(clicked, clicks, slates[:, 0])  # slates[:, 0] only fills rows of weight 0
-        negatives = (positives[:, None] + rng.integers(1, n_items, size=(users.size, self.online_negatives))
-                     ) % n_items  # uniform over the items other than the positive
-        # (B, 1 + online_negatives + k) columns: the click, its negatives, the shown items
-        items = np.concatenate([positives[:, None], negatives, slates], axis=1)
-        weights = np.zeros(items.shape, dtype=np.float32)
-        weights[clicked, 0] = 1.0
-        weights[clicked, 1:n_click] = 1.0 / max(self.online_negatives, 1)
-        weights[~clicked, n_click:] = self.ignored_weight
-        labels = np.zeros(items.shape, dtype=np.float32)
-        labels[:, 0] = 1.0
-        live = weights > 0
-        rows = np.broadcast_to(users[:, None], items.shape)[live]
         for _ in range(self.online_steps):
-            self._sgd(rows, items[live], labels[live], weights[live])
+            self._sgd(users, slates, clicks)
         self.seen.add(users, clicks)
-        self.counters[1] += 1
 
-    def _sgd(self, users: np.ndarray, items: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> None:
-        """One SGD step on ``sum_j w_j * (BCE(y_j, sigmoid(s_j)) + online_regularisation / 2 * (|p|^2 + |q|^2))``.
+    def _sgd(self, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
+        """One SGD step on ``sum_b -log P_b(clicks[b]) + online_regularisation / 2 * sum_i (|p_u|^2 + |q_i|^2)``
+        over the slates' conditional logits (see the module docstring), the items' steps divided by the
+        square root of how often each item occurs in ``slates``.
 
         Args:
-            users, items: ``(n,)`` the (user, item) pair of each score; repeated ids accumulate.
-            labels, weights: ``(n,)`` float32 targets ``y`` and weights ``w``.
+            users: ``(B,)`` int64 user ids; slates: ``(B, k)`` int64; clicks: ``(B,)`` int64 item or -1.
         """
-        queries, keys = self.queries(users), self.item_keys[items]
-        error = weights * (_sigmoid(np.einsum("nd,nd->n", queries, keys) + self.user_bias[users]) - labels)
-        decay = self.online_regularisation * weights[:, None]  # ``error`` is d loss / d score
-        rate = self.online_learning_rate
-        np.subtract.at(self.user_factors, users, rate * (error[:, None] * keys[:, :-1] + decay * queries[:, :-1]))
-        np.subtract.at(self.user_bias, users, rate * error)
-        keys[:, :-1] *= decay  # d loss / d [q_i, b_i] = error * [p_u, 1] + decay * [q_i, 0]
-        keys[:, -1] = 0.0
-        np.subtract.at(self.item_keys, items, rate * (error[:, None] * queries + keys))
+        queries, keys = self.queries(users), self.item_keys[slates]  # (B, d + 1), (B, k, d + 1)
+        scores = np.einsum("bd,bkd->bk", queries, keys) + self.user_bias[users, None]
+        top = np.maximum(scores.max(axis=1, keepdims=True), 0.0)  # the no-click option scores 0
+        chances = np.exp(scores - top)
+        chances /= (chances.sum(axis=1, keepdims=True) + np.exp(-top))
+        error = chances - (slates == clicks[:, None])  # (B, k) d loss / d score
+        decay = np.float32(self.online_regularisation)
+        rate = np.float32(self.online_learning_rate)
+        user_step = np.einsum("bk,bkd->bd", error, keys[:, :, :-1]) + decay * slates.shape[1] * queries[:, :-1]
+        np.subtract.at(self.user_factors, users, rate * user_step)
+        np.subtract.at(self.user_bias, users, rate * error.sum(axis=1))
+        # d loss / d [q_i, b_i] = error * [p_u, 1] + decay * [q_i, 0]
+        item_step = error[:, :, None] * queries[:, None, :]
+        item_step[:, :, :-1] += decay * keys[:, :, :-1]
+        _, where, count = np.unique(slates, return_inverse=True, return_counts=True)
+        item_step *= (rate / np.sqrt(count[where.reshape(slates.shape)]))[:, :, None].astype(np.float32)
+        np.subtract.at(self.item_keys, slates.reshape(-1), item_step.reshape(-1, item_step.shape[-1]))
 
     def save(self, path: Path) -> None:
-        """Write the factors, biases, online counters and histories as ``.npy`` files into ``path``."""
+        """Write the factors, biases and histories as ``.npy`` files into ``path``."""
         self._check_fitted()
         save_arrays(path, **{name: getattr(self, name) for name in _STATE})
         self.seen.save(path)
@@ -241,11 +228,6 @@ def _tensorflow() -> Any:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with quiet_native_log():
         return optional_import("tensorflow", "funk_svd")
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    """The logistic function without overflow, in the dtype of ``x``."""
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
 def _bpr_step(params: list[Any], learning_rate: float, regularisation: float) -> Any:

@@ -24,12 +24,18 @@
   per user, or ``(M,)`` shared by all users), ``queries(users)`` ``(B, d)`` and ``item_keys``
   ``(n_items, d)``.
 
-The default is the blend of ``funk_svd`` and ``content`` with weights 0.8 / 0.2, the content child without
-its session penalties (:data:`TUNED_CHILD_OPTIONS`), chosen by measurement on the default world against other
-weights, the penalties kept, and slots (the table is in ``benchmarks/README.md``). The penalties (taking score
-off items of ignored slates) make the content agent rotate through its weak ranking, which helps it alone;
-in the blend they overrule FunkSVD, which already learns from ignored slates, and under the choice model an
-ignored slate is a draw, not proof that its items are bad.
+The default is the blend of ``funk_svd`` and ``content``, the content child without its session penalties
+(:data:`TUNED_CHILD_OPTIONS`), with weights chosen in ``fit`` for the world at hand (``weights=None``): the
+children are fitted on every history less its last ``holdout`` share, each blend of :func:`weight_grid`
+(steps of 0.1) serves the users a few replayed sessions in which they click only what they held out
+(:mod:`agents.helpers.holdout`), and the blend with the most clicks is kept; then the children are fitted on
+the whole histories. The checkpoint keeps the choice (``hybrid.json``, with every blend's replay rate), so
+every episode starts from it. One fixed blend does not serve every world: online, `default` does best
+near 0.6-0.8 / 0.4-0.2 and MovieLens 100K with FunkSVD alone, while on `sparse` (20,000 items, short
+histories, where text carries much of what is known) fit chooses 0.3 / 0.7 (tables in
+``benchmarks/README.md``, "Choosing settings in fit"). The penalties (taking score off items of ignored slates) make the content agent rotate through its
+weak ranking, which helps it alone; in the blend they overrule FunkSVD, which already learns from ignored
+slates, and under the choice model an ignored slate is a draw, not proof that its items are bad.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.helpers.holdout import choose_by_replay, hold_out_last
 from agents.helpers.ranking import top_k, top_k_unseen
 from agents.helpers.retrieval import (
     FULL_ROW_ITEMS,
@@ -51,6 +58,7 @@ from agents.helpers.retrieval import (
     unseen_candidates,
 )
 from agents.registry import load_agent_class, make_agent
+from recsim_lab.checkpoint import load_json, save_json
 from recsim_lab.data import Dataset
 from recsim_lab.data.seen import SeenItems
 from recsim_lab.validation import check_choice, check_fields, check_scalar, check_sequence
@@ -58,6 +66,8 @@ from recsim_lab.validation import check_choice, check_fields, check_scalar, chec
 _CHUNK_USERS = 256  # users blended at a time, bounding the (users x candidates x dim) gathers
 _MOMENT_ITEMS = 2048  # items sampled to estimate each user's score mean and spread
 _MODES = ("slots", "blend")
+_GRID_STEP = 0.1  # weight step of the blends compared in fit
+_META = "hybrid.json"
 
 TUNED_CHILD_OPTIONS: dict[str, dict[str, Any]] = {"content": {"ignore_penalty": 0.0, "passed_penalty": 0.0}}
 """Options given to these built-in children in blend mode, under any ``child_options`` (see the module
@@ -72,8 +82,11 @@ class HybridAgent:
     """Child agents, by name."""
     mode: str = "blend"
     """``"blend"`` (weighted standardised scores) or ``"slots"`` (each child fills its share of the slate)."""
-    weights: tuple[float, ...] = (0.8, 0.2)
-    """Blend weight per child (``mode="blend"``)."""
+    weights: tuple[float, ...] | None = None
+    """Blend weight per child (``mode="blend"``); ``None``: chosen in ``fit`` among :func:`weight_grid`
+    (see the module docstring)."""
+    holdout: float = 0.2
+    """Share of each user's history held out to choose the blend (``weights=None``)."""
     candidates: int = 100
     """Items per user retrieved from the joint index and re-scored (``mode="blend"``, catalogues of more
     than :data:`~agents.helpers.retrieval.FULL_ROW_ITEMS` items)."""
@@ -89,6 +102,11 @@ class HybridAgent:
     """A local sentence-transformers model directory for every child that takes an ``encoder`` option (the
     ``content`` agent); ``None`` leaves their default."""
     agents: list[Any] = field(default_factory=list, init=False, repr=False)
+    blend: tuple[float, ...] = field(default=(), init=False, repr=False)
+    """The blend weights in use: ``weights``, or those chosen in ``fit``."""
+    replay_rates: dict[tuple[float, ...], float] = field(default_factory=dict, init=False, repr=False)
+    """Clicks per user-step of every blend compared in ``fit`` (:func:`~agents.helpers.holdout.replay_rate`);
+    empty when ``weights`` were given."""
     seen: SeenItems | None = field(default=None, init=False, repr=False)
     index: InnerProductIndex | None = field(default=None, init=False, repr=False)
     """The index over the children's concatenated ``item_keys`` as ``fit`` left them (large catalogues only)."""
@@ -98,9 +116,11 @@ class HybridAgent:
 
         check_choice(self.mode, "mode", _MODES)
         self.children = check_sequence(self.children, "children", str, min_length=1)
-        self.weights = check_sequence(self.weights, "weights", float)
+        if self.weights is not None:
+            self.weights = check_sequence(self.weights, "weights", float)
         self.slots = check_sequence(self.slots, "slots", int, min_val=0)
-        if self.mode == "blend" and len(self.weights) != len(self.children):
+        check_fields(self, ("holdout",), float, min_val=0.0, max_val=1.0, include_boundaries="neither")
+        if self.mode == "blend" and self.weights is not None and len(self.weights) != len(self.children):
             raise ValueError(f"weights must have one entry per child ({len(self.children)}), got {self.weights}")
         check_fields(self, ("candidates", "nprobe"), int, min_val=1)
         if self.mode == "slots" and len(self.slots) != len(self.children):
@@ -139,8 +159,27 @@ class HybridAgent:
         return options
 
     def fit(self, data: Dataset, *, seed: int) -> None:
+        """Fit the children; in blend mode with ``weights=None``, first choose the blend: fit them on each
+        history less its last ``holdout`` share, and keep the weights of :func:`weight_grid` whose replayed
+        sessions click most of the held-out items (:mod:`agents.helpers.holdout`); then fit them on the whole
+        histories."""
         if self.mode == "blend":  # before the children's fit: a large catalogue's index needs faiss
             require_index(data.n_items)
+        grid = weight_grid(len(self.children))
+        self.blend, self.replay_rates = self.weights or grid[0], {}
+        if self.mode == "blend" and self.weights is None:
+            holdout = hold_out_last(data, self.holdout, seed)
+            self._fit_children(holdout.visible, seed)
+            self.blend, rates = choose_by_replay(self, holdout, grid, self._use_blend, default=grid[0])
+            self.replay_rates = dict(zip(grid, rates))
+        self._fit_children(data, seed)
+
+    def _use_blend(self, blend: tuple[float, ...]) -> None:
+        """Blend with the weights ``blend`` (a candidate of the selection in :meth:`fit`)."""
+        self.blend = blend
+
+    def _fit_children(self, data: Dataset, seed: int) -> None:
+        """Fit every child on ``data``; the item sets and, at large catalogues, the joint index follow."""
         seeds = np.random.SeedSequence(seed).spawn(len(self.agents) + 1)  # one per child, one for the index
         for agent, child_seed in zip(self.agents, seeds):
             agent.fit(data, seed=int(child_seed.generate_state(1)[0]))
@@ -162,7 +201,7 @@ class HybridAgent:
 
     def _by_full_rows(self, users: np.ndarray, k: int) -> np.ndarray:
         blend = np.zeros((users.size, self.seen.n_items), dtype=np.float32)
-        for agent, weight in zip(self.agents, self.weights):
+        for agent, weight in zip(self.agents, self.blend):
             scores = np.asarray(agent.scores(users), dtype=np.float32)
             scores -= scores.mean(axis=1, keepdims=True)
             spread = np.sqrt(np.einsum("bi,bi->b", scores, scores) / scores.shape[1])[:, None]
@@ -173,7 +212,7 @@ class HybridAgent:
         """Per child, ``(B, 1)`` float32 ``weight / spread`` and mean of each user's scores, estimated on the
         fixed item sample: the blend is ``sum_i scale_i * (scores_i - mean_i)``."""
         scales, means = [], []
-        for agent, weight in zip(self.agents, self.weights):
+        for agent, weight in zip(self.agents, self.blend):
             sample = np.asarray(agent.scores_of(users, self._moment_items), dtype=np.float32)
             scales.append(_scale(weight, sample.std(axis=1, keepdims=True)))
             means.append(sample.mean(axis=1, keepdims=True))
@@ -184,9 +223,11 @@ class HybridAgent:
         inner product with :meth:`joint_keys` ranks items as the blend does."""
         return np.hstack([scale * agent.queries(users) for agent, scale in zip(self.agents, scales)])
 
-    def joint_keys(self) -> np.ndarray:
-        """``(n_items, sum of d)`` float32: the children's ``item_keys`` side by side."""
-        return np.hstack([np.asarray(agent.item_keys, dtype=np.float32) for agent in self.agents])
+    def joint_keys(self, items: np.ndarray | None = None) -> np.ndarray:
+        """``(n_items, sum of d)`` float32: the children's ``item_keys`` side by side (only the rows of
+        ``items`` ``(m,)``, when given)."""
+        rows = slice(None) if items is None else items
+        return np.hstack([np.asarray(agent.item_keys[rows], dtype=np.float32) for agent in self.agents])
 
     def _by_candidates(self, users: np.ndarray, k: int) -> np.ndarray:
         scales, means = self.standardisation(users)
@@ -223,9 +264,14 @@ class HybridAgent:
         return slates
 
     def update(self, users: np.ndarray, slates: np.ndarray, clicks: np.ndarray) -> None:
+        """Every child learns; the joint index (large catalogues) files the clicked items' keys anew, since a
+        click is what raises an item most, and an item the index holds too high is only re-scored lower."""
         for agent in self.agents:
             agent.update(users, slates, clicks)
         self.seen.add(users, clicks)
+        clicked = np.unique(clicks[clicks >= 0])
+        if self.index is not None and clicked.size:
+            self.index.refresh(clicked, self.joint_keys(clicked))
 
     def save(self, path: Path) -> None:
         for index, agent in enumerate(self.agents):
@@ -233,6 +279,8 @@ class HybridAgent:
             child.mkdir(parents=True, exist_ok=True)
             agent.save(child)
         self.seen.save(path)
+        save_json(Path(path) / _META, {"blend": list(self.blend),
+                                       "replay_rates": [[*blend, rate] for blend, rate in self.replay_rates.items()]})
         if self.index is not None:
             save_index(self.index, path)
 
@@ -240,12 +288,28 @@ class HybridAgent:
         for index, agent in enumerate(self.agents):
             agent.load(Path(path) / f"child-{index}")
         self.seen = SeenItems.load(path)
+        meta = load_json(Path(path) / _META)
+        self.blend = tuple(float(w) for w in meta["blend"])
+        self.replay_rates = {tuple(row[:-1]): row[-1] for row in meta["replay_rates"]}
         self._moment_items = _moment_sample(self.seen.n_items)
         self.index = load_index(self.joint_keys(), path, nprobe=self.nprobe) if self._retrieves() else None
 
     def _retrieves(self) -> bool:
         """Whether blends are retrieved through the joint index (blend mode, a large catalogue)."""
         return self.mode == "blend" and self.seen.n_items > FULL_ROW_ITEMS
+
+
+def weight_grid(n_children: int, step: float = _GRID_STEP) -> list[tuple[float, ...]]:
+    """Every blend of ``n_children`` non-negative weights in multiples of ``step`` that sum to 1, the first
+    child's weight descending (``[(1, 0), (0.9, 0.1), ..., (0, 1)]`` for two children at step 0.1)."""
+    return [tuple(round(units * step, 10) for units in blend) for blend in _compositions(round(1 / step), n_children)]
+
+
+def _compositions(total: int, parts: int) -> list[tuple[int, ...]]:
+    """The ways to write ``total`` as an ordered sum of ``parts`` non-negative ints, the first part descending."""
+    if parts == 1:
+        return [(total,)]
+    return [(first, *rest) for first in range(total, -1, -1) for rest in _compositions(total - first, parts - 1)]
 
 
 def _scale(weight: float, spread: np.ndarray) -> np.ndarray:

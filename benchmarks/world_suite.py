@@ -248,9 +248,9 @@ def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(summary: list[dict[str, Any]], markdown: bool = False) -> str:
-    """Agents as rows; per world ``mean ±sd`` of the normalised score, the mean over the tuning worlds
-    present (blank for an agent missing from one of them), the held-out world(s) apart, then steps/s per
-    world."""
+    """Agents as rows; per world ``mean ±sd`` of the normalised score (``mean (1 seed)`` for a single seed), the
+    mean over the tuning worlds present (blank for an agent missing from one of them), the held-out world(s)
+    apart, then steps/s per world."""
     worlds = list(dict.fromkeys(s["world"] for s in summary))
     tuning = [w for w in worlds if not WORLDS[w].held_out]
     held = [w for w in worlds if WORLDS[w].held_out]
@@ -266,7 +266,8 @@ def table(summary: list[dict[str, Any]], markdown: bool = False) -> str:
                 row.append(f"{statistics.fmean(means):.3f}" if means and len(means) == len(tuning) else "")
             elif (world, agent) in cell:
                 one = cell[(world, agent)]
-                row.append(f"{one['normalised_mean']:.3f} ±{one['normalised_sd']:.3f}")
+                spread = f"±{one['normalised_sd']:.3f}" if one["seeds"] > 1 else "(1 seed)"  # no spread of one
+                row.append(f"{one['normalised_mean']:.3f} {spread}")
             else:
                 row.append("")
         row += [f"{cell[(w, agent)]['steps_per_s']:,.0f}" if (w, agent) in cell else "" for w in worlds]

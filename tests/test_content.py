@@ -47,7 +47,7 @@ def test_recommendations_are_distinct_in_range_and_outside_history(tiny_world):
 
 def test_scores_are_float32_cosines_and_recommend_ranks_by_them(tiny_world):
     data = tiny_world.dataset
-    agent = fitted(data)
+    agent = fitted(data, popularity_weight=0.0)
     users = np.array([3, 1, 7])
     scores = agent.scores(users)
     assert scores.shape == (3, data.n_items) and scores.dtype == np.float32
@@ -67,7 +67,7 @@ def test_the_linear_form_scores_of_and_the_cold_start_agree_with_scores(tiny_wor
     np.testing.assert_allclose(agent.scores_of(users, items), np.take_along_axis(agent.scores(users), items, 1),
                                atol=1e-6)
     agent.profiles[2] = 0.0  # a user with no clicks at all
-    np.testing.assert_array_equal(agent.queries(users)[2], agent.fallback)
+    np.testing.assert_array_equal(agent.queries(users)[2, :-1], agent.fallback)
 
 
 def test_save_then_load_into_a_fresh_agent_gives_identical_recommendations(tiny_world, tmp_path):
@@ -269,10 +269,38 @@ def test_passed_penalty_lowers_what_a_clicked_slate_passed_over(passed_penalty, 
     data = Dataset(headlines=[f"item {i}" for i in range(6)], descriptions=[""] * 6, categories=["c"] * 6,
                    histories=[np.array([0])], n_train_users=1)
     agent = ContentAgent(encoder=TableEncoder(table), show_progress=False, dim=None, ignore_penalty=1.0,
-                         passed_penalty=passed_penalty)
+                         passed_penalty=passed_penalty, popularity_weight=0.0)
     agent.fit(data, seed=0)
     user = np.array([0])
     assert agent.recommend(user, 3)[0].tolist() == [1, 2, 3]
     agent.update(user, np.array([[1, 2]]), np.array([1]))
     np.testing.assert_allclose(agent.scores(user)[0], cosines - passed_penalty * (np.arange(6) == 2), atol=1e-6)
     assert agent.recommend(user, 3)[0].tolist() == expected
+
+
+@pytest.mark.slow
+def test_with_noise_for_texts_content_does_at_least_as_well_as_popularity(tmp_path):
+    """The ``small`` world's item texts replaced by 8 random words of 300: the cosine carries no signal, so
+    the prior chosen in fit must carry the agent. Measured (2 episodes, seed 0): random 0.0074, popularity
+    0.0143, content with the chosen prior (2.0) 0.0235, with the cosine alone 0.0081."""
+    from dataclasses import replace
+
+    from agents.popularity import PopularityAgent
+    from recsim_lab.run.runner import run_episodes
+    from recsim_lab.run.scoring import summarize
+    from recsim_lab.worlds.synthetic import SyntheticConfig, build_synthetic_world
+    from recsim_lab.worlds.world import World
+
+    world = build_synthetic_world(SyntheticConfig(n_users=200, n_train_users=100, n_items=500), name="noise")
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice([f"w{i}" for i in range(300)], 8)) for _ in range(world.dataset.n_items)]
+    noise = World(replace(world.dataset, headlines=texts, descriptions=[""] * len(texts)), world.user_embeddings,
+                  world.item_embeddings, rules=world.rules, name="noise")
+
+    def mean_score(agent, name):
+        episodes = run_episodes(noise, agent, episodes=2, seed=0, checkpoint=tmp_path / name, progress=False)
+        return summarize(episodes, noise.rules.horizon)["mean_score"]
+
+    popularity = mean_score(PopularityAgent(), "popularity")
+    content = ContentAgent(encoder=HashingEncoder(), show_progress=False)
+    assert mean_score(content, "content") >= 0.95 * popularity

@@ -31,7 +31,7 @@ def fitted(small_world):
 
 
 def _state(agent: FunkSVDAgent) -> list[np.ndarray]:
-    return [agent.user_factors.copy(), agent.user_bias.copy(), agent.item_keys.copy(), agent.counters.copy(),
+    return [agent.user_factors.copy(), agent.user_bias.copy(), agent.item_keys.copy(),
             agent.seen.bits.copy()]
 
 
@@ -103,26 +103,27 @@ def test_a_click_raises_the_clicked_item_and_an_ignored_slate_lowers_the_shown_i
 
 
 def test_an_update_is_one_sgd_step_on_the_documented_loss(small_world):
-    """The NumPy step equals an autodiff step of the weighted logistic loss (no sampled negatives here)."""
+    """The NumPy step equals an autodiff step of the slates' conditional-logit loss, except that the rows of
+    item 12, shown to both users, step by their summed gradient over sqrt(2)."""
     import tensorflow as tf
 
-    agent = FunkSVDAgent(factors=4, epochs=2, online_negatives=0, online_learning_rate=0.3)
+    agent = FunkSVDAgent(factors=4, epochs=2, online_learning_rate=0.3)
     agent.fit(small_world.dataset, seed=1)
-    # user 2 clicks 12, user 7 ignores 12, 13 and 14: item 12 gets two gradient terms that must add up
+    # user 2 clicks 12 beside 10 and 11; user 7 ignores 12, 13 and 14
     users, slates, clicks = np.array([2, 7]), np.array([[10, 11, 12], [12, 13, 14]]), np.array([12, -1])
     params = [tf.Variable(x) for x in (agent.user_factors, agent.user_bias, agent.item_keys)]
     with tf.GradientTape() as tape:
         factors, bias, keys = params
-        rows, items = np.array([2, 7, 7, 7]), np.array([12, 12, 13, 14])
-        labels = tf.constant([1.0, 0.0, 0.0, 0.0])
-        weights = tf.constant([1.0] + [agent.ignored_weight] * 3)
-        p, k = tf.gather(factors, rows), tf.gather(keys, items)
-        logits = tf.reduce_sum(p * k[:, :-1], 1) + k[:, -1] + tf.gather(bias, rows)
-        penalty = tf.reduce_sum(p * p, 1) + tf.reduce_sum(k[:, :-1] ** 2, 1)
-        loss = tf.reduce_sum(weights * (tf.nn.sigmoid_cross_entropy_with_logits(labels, logits)
-                                        + agent.online_regularisation / 2 * penalty))
-    expected = [v.numpy() - agent.online_learning_rate * tf.convert_to_tensor(g).numpy()
-                for v, g in zip(params, tape.gradient(loss, params))]
+        p, k = tf.gather(factors, users), tf.gather(keys, slates)  # (2, 4), (2, 3, 5)
+        logits = tf.einsum("bd,bkd->bk", p, k[:, :, :-1]) + k[:, :, -1] + tf.gather(bias, users)[:, None]
+        with_nothing = tf.concat([logits, tf.zeros((2, 1))], axis=1)  # the no-click option scores 0
+        chosen = tf.constant([2, 3])  # user 2 picked position 2 (item 12); user 7 nothing
+        penalty = 3 * tf.reduce_sum(p * p) + tf.reduce_sum(k[:, :, :-1] ** 2)
+        loss = (tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(chosen, with_nothing))
+                + agent.online_regularisation / 2 * penalty)
+    steps = [agent.online_learning_rate * tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, params)]
+    steps[2][12] /= np.sqrt(2)
+    expected = [v.numpy() - step for v, step in zip(params, steps)]
     agent.update(users, slates, clicks)
     for array, want in zip((agent.user_factors, agent.user_bias, agent.item_keys), expected):
         np.testing.assert_allclose(array, want, rtol=1e-5, atol=1e-6)
@@ -141,7 +142,7 @@ def test_save_load_restores_exactly_into_a_fresh_agent(small_world, tmp_path):
     np.testing.assert_array_equal(fresh.recommend(np.arange(60), 5), expected)
     slates = fresh.recommend(users, 5)
     clicks = np.where(users % 3 == 0, slates[:, 0], -1)
-    for twin in (agent, fresh):  # same state, same feedback: same learning (online negatives are seeded)
+    for twin in (agent, fresh):  # same state, same feedback: same learning
         twin.update(users, slates, clicks)
     for old, new in zip(_state(agent), _state(fresh)):
         np.testing.assert_array_equal(old, new)
@@ -163,7 +164,7 @@ def test_no_state_before_fit_or_load():
 
 
 @pytest.mark.parametrize(("option", "value"), [("factors", 0), ("negatives", 1.5), ("learning_rate", -1.0),
-                                               ("ignored_weight", np.nan), ("online_steps", True)])
+                                               ("online_learning_rate", np.nan), ("online_steps", True)])
 def test_invalid_hyperparameters(option, value):
     with pytest.raises(ValueError, match=option):
         FunkSVDAgent(**{option: value})

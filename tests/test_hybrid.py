@@ -191,3 +191,40 @@ def test_the_default_children_blend_check_and_restore_on_either_path(path, tiny_
     fresh = HybridAgent(child_options=options)
     fresh.load(tmp_path / "checkpoint")
     np.testing.assert_array_equal(fresh.recommend(users, 5), expected)
+
+
+def test_fit_chooses_the_blend_whose_replayed_sessions_find_the_held_out_clicks(tmp_path):
+    """Every user's history ends with item 0 (held out in fit); the visible part is items 36-39. Falling
+    ranks low ids first, so its first slate [0, 1, 2, 3, 4] holds item 0: one click in the 20 replayed
+    slates, 0.05 per user-step. Rising ranks high ids first and never shows item 0: 0. Standardised, the two
+    are exact opposites, so a blend ranks like Falling when Falling weighs more, like Rising when Rising
+    does (at 0.5 / 0.5 every item ties)."""
+    from recsim_lab.data import Dataset
+
+    data = Dataset(headlines=[f"item {i}" for i in range(40)], descriptions=[""] * 40, categories=[""] * 40,
+                   histories=[np.array([36, 37, 38, 39, 0])] * 10, n_train_users=5)
+    agent = HybridAgent(children=("test_hybrid:Rising", "test_hybrid:Falling"))
+    agent.fit(data, seed=0)
+    rates = {blend: rate for blend, rate in agent.replay_rates.items() if blend[0] != blend[1]}
+    assert len(rates) == 10
+    for (rising, falling), rate in rates.items():
+        assert rate == pytest.approx(0.05 if falling > rising else 0.0)
+    assert agent.blend[1] > agent.blend[0]
+    users = np.arange(10)
+    assert not np.isin(agent.recommend(users, 5), [0, 36, 37, 38, 39]).any()  # refitted on the whole history
+    np.testing.assert_array_equal(agent.recommend(users, 5), agent.agents[1].recommend(users, 5))
+    agent.save(tmp_path)
+    fresh = HybridAgent(children=("test_hybrid:Rising", "test_hybrid:Falling"))
+    fresh.load(tmp_path)  # the checkpoint carries the choice
+    assert (fresh.blend, fresh.replay_rates) == (agent.blend, agent.replay_rates)
+    np.testing.assert_array_equal(fresh.recommend(users, 5), agent.recommend(users, 5))
+
+
+def test_given_weights_skip_the_choice():
+    agent = HybridAgent(children=("test_hybrid:Rising", "test_hybrid:Falling"), weights=(0.25, 0.75))
+    from recsim_lab.data import Dataset
+
+    data = Dataset(headlines=["a"] * 10, descriptions=[""] * 10, categories=[""] * 10,
+                   histories=[np.array([9, 0])] * 3, n_train_users=3)
+    agent.fit(data, seed=0)
+    assert (agent.blend, agent.replay_rates) == ((0.25, 0.75), {})

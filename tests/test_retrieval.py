@@ -32,3 +32,20 @@ def test_approximate_search_has_high_recall_and_restores_from_its_bytes():
     with pytest.raises(ValueError, match="holds 20000 vectors of width 16, not the 100 x 16 items"):
         InnerProductIndex(items[:100], serialized=index.serialized())
     assert InnerProductIndex(items, exact=True).serialized() is None
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_refreshed_items_are_found_at_their_new_vectors_and_the_given_array_is_not_written(exact):
+    """Items 7 and 11 move onto the query's direction, far beyond every other item: both indexes must then
+    rank them first; the exact index writes into its own copy, not the caller's array."""
+    rng = np.random.default_rng(2)
+    items = rng.standard_normal((3000, 8)).astype(np.float32)
+    original = items.copy()
+    query = np.zeros((1, 8), dtype=np.float32)
+    query[0, 0] = 1.0
+    index = InnerProductIndex(items, exact=exact, nprobe=64, seed=0)
+    assert not np.isin([7, 11], index.search(query, 5)).any()
+    index.refresh(np.array([7, 11]), np.array([[50.0] + [0.0] * 7, [40.0] + [0.0] * 7]))
+    assert index.search(query, 2)[0].tolist() == [7, 11]
+    assert index.n_items == 3000 and (exact or index.index.ntotal == 3000)
+    np.testing.assert_array_equal(items, original)

@@ -65,14 +65,14 @@ def rows(world, agent, scores):
 
 def test_summary_is_mean_and_sample_sd_over_seeds_and_the_table_sets_the_held_out_world_apart():
     summary = world_suite.summarise(rows("default", "a", [0.2, 0.4, 0.9]) + rows("ml1m", "a", [0.1, 0.1, 0.1])
-                                    + rows("news", "a", [0.5, 0.5, 0.5]))
+                                    + rows("news", "a", [0.5, 0.5, 0.5]) + rows("sparse", "a", [0.3]))
     default = summary[0]
     assert default["normalised_mean"] == pytest.approx(0.5) and default["normalised_sd"] == pytest.approx(
         np.std([0.2, 0.4, 0.9], ddof=1))
     assert default["steps_per_s"] == pytest.approx(200.0) and default["peak_rss_bytes"] == 3 * 2**20
     header, line = world_suite.table(summary, markdown=True).splitlines()[0::2]
-    assert header.split(" | ")[1:5] == ["default", "news", "tuning mean", "ml1m (held out)"]
-    assert line.split(" | ")[1:5] == ["0.500 ±0.361", "0.500 ±0.000", "0.500", "0.100 ±0.000"]
+    assert header.split(" | ")[1:6] == ["default", "news", "sparse", "tuning mean", "ml1m (held out)"]
+    assert line.split(" | ")[1:6] == ["0.500 ±0.361", "0.500 ±0.000", "0.300 (1 seed)", "0.433", "0.100 ±0.000"]
 
 
 @pytest.mark.slow  # a few seconds: three agents, two seeds, one episode each

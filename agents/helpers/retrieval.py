@@ -58,7 +58,7 @@ class InnerProductIndex:
         n_items, dim = items.shape
         self.n_items = n_items
         self.exact = (n_items < EXACT_BELOW if exact is None else exact) and serialized is None
-        self.items = items if self.exact else None  # exact search reads the items in place; faiss has a copy
+        self.items = items.copy() if self.exact else None  # exact search reads its own copy; faiss has one
         self.index = None
         if serialized is not None:
             faiss = optional_import("faiss", _APPROXIMATE)
@@ -89,6 +89,18 @@ class InnerProductIndex:
 
             return top_k(queries @ self.items.T, n)
         return self.index.search(queries, n)[1].astype(np.int64, copy=False)
+
+    def refresh(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Replace the vectors of the distinct items ``ids`` ``(m,)`` with ``vectors`` ``(m, d)``: an agent
+        whose item vectors learn keeps its index current for the items that changed (an approximate index
+        files them anew, in the clusters nearest to their new vectors)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.exact:
+            self.items[ids] = vectors
+        else:
+            self.index.remove_ids(ids)
+            self.index.add_with_ids(vectors, ids)
 
     def serialized(self) -> np.ndarray | None:
         """The approximate index as ``(m,)`` uint8 bytes for a checkpoint; ``None`` for exact search."""
