@@ -278,11 +278,11 @@ def test_passed_penalty_lowers_what_a_clicked_slate_passed_over(passed_penalty, 
     assert agent.recommend(user, 3)[0].tolist() == expected
 
 
-@pytest.mark.slow
 def test_with_noise_for_texts_content_does_at_least_as_well_as_popularity(tmp_path):
-    """The ``small`` world's item texts replaced by 8 random words of 300: the cosine carries no signal, so
-    the prior chosen in fit must carry the agent. Measured (2 episodes, seed 0): random 0.0074, popularity
-    0.0143, content with the chosen prior (2.0) 0.0235, with the cosine alone 0.0081."""
+    """A synthetic world (200 users, 500 items) whose item texts are 8 random words of 300: the cosine carries
+    no signal, so the prior chosen in fit must carry the agent. Measured (2 episodes, seed 0; about 7 s):
+    random 0.0074, popularity 0.0143, content with the chosen prior (2.0) 0.0235, with the cosine alone
+    (``popularity_weight=0``, which this test would fail) 0.0081."""
     from dataclasses import replace
 
     from agents.popularity import PopularityAgent
