@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.helpers.holdout import choose_by_replay, hold_out_last
+from agents.helpers.holdout import choose_in_fit
 from agents.helpers.ranking import top_k_unseen_by_chunks
 from agents.helpers.retrieval import FULL_ROW_ITEMS
 from agents.helpers.sentence_model import EncodeSettings
@@ -148,15 +148,9 @@ class ContentAgent:
         self.embedding_key = cached.key
         self.prior_weight = DEFAULT_PRIOR_WEIGHT if self.popularity_weight is None else self.popularity_weight
         if self.popularity_weight is None:
-            holdout = hold_out_last(data, self.holdout, seed)
-            self._start(holdout.visible)
-            self.prior_weight, _ = choose_by_replay(self, holdout, PRIOR_WEIGHTS, self._use_prior,
-                                                    default=DEFAULT_PRIOR_WEIGHT)
+            self.prior_weight, _ = choose_in_fit(self, data, self.holdout, seed, self._start, "prior_weight",
+                                                 PRIOR_WEIGHTS, default=DEFAULT_PRIOR_WEIGHT)
         self._start(data)
-
-    def _use_prior(self, weight: float) -> None:
-        """Score with the prior weighing ``weight`` (a candidate of the selection in :meth:`fit`)."""
-        self.prior_weight = weight
 
     def _start(self, data: Dataset) -> None:
         """Profiles, click counts and item sets from ``data``'s histories, before any session feedback."""

@@ -43,12 +43,13 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agents.helpers.holdout import choose_by_replay, hold_out_last
+from agents.helpers.holdout import choose_in_fit
 from agents.helpers.ranking import top_k, top_k_unseen
 from agents.helpers.retrieval import (
     FULL_ROW_ITEMS,
@@ -169,15 +170,10 @@ class HybridAgent:
         grid = weight_grid(len(self.children))
         self.blend, self.replay_rates = self.weights or grid[0], {}
         if self.mode == "blend" and self.weights is None:
-            holdout = hold_out_last(data, self.holdout, seed)
-            self._fit_children(holdout.visible, seed)
-            self.blend, rates = choose_by_replay(self, holdout, grid, self._use_blend, default=grid[0])
+            self.blend, rates = choose_in_fit(self, data, self.holdout, seed, partial(self._fit_children, seed=seed),
+                                              "blend", grid, default=grid[0])
             self.replay_rates = dict(zip(grid, rates))
         self._fit_children(data, seed)
-
-    def _use_blend(self, blend: tuple[float, ...]) -> None:
-        """Blend with the weights ``blend`` (a candidate of the selection in :meth:`fit`)."""
-        self.blend = blend
 
     def _fit_children(self, data: Dataset, seed: int) -> None:
         """Fit every child on ``data``; the item sets and, at large catalogues, the joint index follow."""

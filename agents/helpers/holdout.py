@@ -4,7 +4,8 @@ An agent whose best setting depends on the world it meets (the hybrid's blend we
 popularity prior) fits on every user's history less its last clicks (:func:`hold_out_last`), then, for each
 candidate setting, restarts from that state and serves the users a few slates, learning from every response,
 where a user clicks a slate item only if it is one of their held-out clicks (:func:`replay_rate`); it keeps
-the candidate with the most clicks (:func:`choose_by_replay`) and fits again on the whole histories.
+the candidate with the most clicks (:func:`choose_by_replay`; both steps: :func:`choose_in_fit`) and fits again
+on the whole histories.
 
 A replay rather than a ranking metric (how many held-out clicks a candidate's first ten items hold), because
 online play rewards what an agent learns from its first responses as much as its first ranking. Measured
@@ -90,8 +91,8 @@ def replay_rate(agent: Any, holdout: Holdout, steps: int = REPLAY_STEPS, k: int 
     return clicks / (users.size * steps) if users.size else 0.0
 
 
-def choose_by_replay(agent: Any, holdout: Holdout, candidates: Sequence[Candidate],
-                     apply: Callable[[Candidate], None], default: Candidate) -> tuple[Candidate, list[float]]:
+def choose_by_replay(agent: Any, holdout: Holdout, setting: str, candidates: Sequence[Candidate],
+                     default: Candidate) -> tuple[Candidate, list[float]]:
     """The candidate of the highest :func:`replay_rate` (the first one among ties) and every candidate's
     rate; ``default`` and no rates when no user has held-out clicks.
 
@@ -99,8 +100,8 @@ def choose_by_replay(agent: Any, holdout: Holdout, candidates: Sequence[Candidat
         agent: fitted on ``holdout.visible``; it is restored from its checkpoint (``save``, then ``load``)
             before each candidate, and left in the state of the last one replayed.
         holdout: from :func:`hold_out_last`.
+        setting: the name of the attribute of ``agent`` that each candidate is put into in turn.
         candidates: the settings to compare, in order of preference among ties.
-        apply: ``apply(candidate)`` puts the candidate setting into effect on ``agent``.
         default: the setting to use when there is nothing to compare on.
     """
     if not holdout.users.size:
@@ -110,6 +111,16 @@ def choose_by_replay(agent: Any, holdout: Holdout, candidates: Sequence[Candidat
         agent.save(Path(checkpoint))
         for candidate in candidates:
             agent.load(Path(checkpoint))
-            apply(candidate)
+            setattr(agent, setting, candidate)
             rates.append(replay_rate(agent, holdout))
     return candidates[int(np.argmax(rates))], rates
+
+
+def choose_in_fit(agent: Any, data: Dataset, share: float, seed: int, start: Callable[[Dataset], None],
+                  setting: str, candidates: Sequence[Candidate], default: Candidate) -> tuple[Candidate, list[float]]:
+    """What an agent's ``fit`` does to choose a setting: hold out the last ``share`` of each history
+    (:func:`hold_out_last` with ``seed``), ``start(visible data)`` to fit the agent on the rest, then
+    :func:`choose_by_replay`. The caller then fits again on the whole ``data``."""
+    holdout = hold_out_last(data, share, seed)
+    start(holdout.visible)
+    return choose_by_replay(agent, holdout, setting, candidates, default)
