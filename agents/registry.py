@@ -104,11 +104,11 @@ def make_agent(spec: str, world: World | None = None, **options: Any) -> Any:
         raise ValueError(str(error)) from error
 
 
-def absolute_spec(spec: str) -> str:
-    """``spec`` with the path of a ``path/to/file.py:Class`` made absolute, for a process with another working
-    directory; other specs as they are."""
+def absolute_spec(spec: str, base: Path | None = None) -> str:
+    """``spec`` with the path of a ``path/to/file.py:Class`` made absolute (a relative one taken from ``base``,
+    default the working directory), for a process with another working directory; other specs as they are."""
     source, _, name = spec.rpartition(":")
-    return f"{Path(source).resolve()}:{name}" if source.endswith(".py") else spec
+    return f"{(Path(base or '.') / source).resolve()}:{name}" if source.endswith(".py") else spec
 
 
 def _import_module(name: str) -> Any:

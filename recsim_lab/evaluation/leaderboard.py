@@ -20,7 +20,6 @@ Inputs (:func:`submission_inputs`): CSV files, run directories (their ``scores.c
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,8 +37,8 @@ from recsim_lab.evaluation.receipts import (
     world_fingerprint,
 )
 from recsim_lab.evaluation.submission import DEFAULT_MAX_BYTES, Submission, SubmissionError, read_submission
-from recsim_lab.run.runner import run_episodes
-from recsim_lab.run.scoring import csv_field, summarize
+from recsim_lab.run.runner import mean_score
+from recsim_lab.run.scoring import csv_field
 from recsim_lab.worlds.presets import PRESETS, make_world
 from recsim_lab.worlds.world import World
 
@@ -154,12 +153,8 @@ def reference_scores(world: World, *, episodes: int = REFERENCE_EPISODES, seed: 
         ValueError: the oracle does not beat random on this world, so no score can be normalised.
     """
 
-    means = {}
-    with tempfile.TemporaryDirectory(prefix="recsim-lab-references-") as tmp:
-        for name in ("random", "oracle"):
-            results = run_episodes(world, make_agent(name, world=world), episodes=episodes, seed=seed,
-                                   checkpoint=Path(tmp, name), progress=False)
-            means[name] = summarize(results, world.rules.horizon)["mean_score"]
+    means = {name: mean_score(world, make_agent(name, world=world), episodes=episodes, seed=seed)
+             for name in ("random", "oracle")}
     if not means["oracle"] > means["random"]:
         raise ValueError(f"on world {world.name!r} the oracle ({means['oracle']:.6f}) does not beat random "
                          f"({means['random']:.6f}); scores cannot be normalised")

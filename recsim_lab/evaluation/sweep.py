@@ -26,7 +26,6 @@ the configuration it was started with, so that no results of two configurations 
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +38,8 @@ from recsim_lab.evaluation.leaderboard import References, reference_scores
 from recsim_lab.evaluation.sweep_config import Distribution, SweepConfig
 from recsim_lab.extras import optional_import
 from recsim_lab.run.parallel import LOCAL_RAY, Parallel, ray_session
-from recsim_lab.run.runner import run_episodes
-from recsim_lab.run.scoring import csv_field, summarize
+from recsim_lab.run.runner import mean_score
+from recsim_lab.run.scoring import csv_field
 from recsim_lab.worlds.world import World
 
 RESULTS_FILE, BEST_FILE, CONFIG_FILE = "results.csv", "best.json", "sweep.json"
@@ -177,10 +176,8 @@ def _trial(trial: dict[str, Any], *, agent: str, options: dict[str, Any], episod
     """One trial, in a Ray worker: fit, checkpoint and play as ``recsim-lab run`` does; report the scores."""
     world = worlds[trial["world"]]
     setting = {name: _plain(value) for name, value in trial["setting"].items()}
-    with tempfile.TemporaryDirectory(prefix="recsim-lab-trial-") as checkpoint:
-        results = run_episodes(world, make_agent(agent, world=world, **options, **setting), episodes=episodes,
-                               seed=trial["seed"], checkpoint=Path(checkpoint), progress=False)
-    mean = summarize(results, world.rules.horizon)["mean_score"]
+    mean = mean_score(world, make_agent(agent, world=world, **options, **setting), episodes=episodes,
+                      seed=trial["seed"])
     optional_import("ray.tune", FEATURE).report(
         {"mean_score": mean, "normalised_score": references[trial["world"]].normalise(mean)})
 

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.registry import load_agent_class, make_agent
+from agents.registry import absolute_spec, load_agent_class, make_agent
 from recsim_lab.names import unknown_name_error
 from recsim_lab.validation import check_choice, check_scalar, check_sequence
 from recsim_lab.worlds.presets import PRESETS, make_world
@@ -230,7 +230,7 @@ def _config(raw: dict[str, Any], path: Path) -> SweepConfig:
     check_scalar(raw["parameters"], "parameters", dict)
     parameters = {str(name): _values(name, values) for name, values in raw["parameters"].items()}
     folder = path.resolve().parent
-    return SweepConfig(**{**raw, "agent": _located_agent(raw["agent"], folder),
+    return SweepConfig(**{**raw, "agent": absolute_spec(raw["agent"], base=folder),
                           "worlds": tuple(_located_world(world, folder) for world in raw["worlds"]),
                           "parameters": parameters, "source": path})
 
@@ -250,12 +250,6 @@ def _values(name: str, values: Any) -> tuple[Any, ...] | Distribution:
             raise ValueError(f"parameters.{name}: {error}") from None
     raise ValueError(f"parameters.{name} must be a list of values or a range such as {{uniform = [0.1, 1.0]}}, got "
                      f"{values!r}")
-
-
-def _located_agent(spec: str, folder: Path) -> str:
-    """A file agent's path taken from the config's folder; other specs as they are."""
-    source, _, name = spec.rpartition(":")
-    return f"{(folder / source).resolve()}:{name}" if source.endswith(".py") else spec
 
 
 def _located_world(world: str, folder: Path) -> str:

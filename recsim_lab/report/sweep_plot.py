@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsim_lab.evaluation.sweep import CONFIG_FILE, RESULTS_FILE
 from recsim_lab.extras import require
 from recsim_lab.report.figures import plain, save_figure
 
@@ -35,8 +36,8 @@ def plot_sweep(directory: str | Path) -> list[Path]:
     """
     require(_FEATURE, "matplotlib")
     directory = Path(directory)
-    config = json.loads((directory / "sweep.json").read_text(encoding="utf-8"))
-    trials = pd.read_csv(directory / "results.csv", dtype=str, keep_default_na=False)
+    config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    trials = pd.read_csv(directory / RESULTS_FILE, dtype=str, keep_default_na=False)
     scores = trials["normalised_score"].astype(float).to_numpy()
     worlds = sorted(set(trials["world"]), key=list(trials["world"]).index)
     subtitle = (f"{config['agent']}, {len(trials)} trials ({len(set(trials['seed']))} seeds x {len(worlds)} "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -88,6 +89,16 @@ class RunConfig(ProtocolConfig):
         self.batch_size = check_scalar(self.batch_size, "batch_size", int, min_val=1, allow_none=True)
         check_choice(self.choice, "choice", (*CHOICE_MODELS, None))
         check_scalar(self.original_ids, "original_ids", bool)
+
+
+def mean_score(world: World, agent: Agent, *, episodes: int, seed: int) -> float:
+    """``agent``'s mean score (session length / horizon over the test population's users and the episodes) as
+    :func:`run_episodes` plays it, its checkpoint in a temporary folder: what a sweep's trial and the reference
+    agents need."""
+    with tempfile.TemporaryDirectory(prefix="recsim-lab-checkpoint-") as checkpoint:
+        results = run_episodes(world, agent, episodes=episodes, seed=seed, checkpoint=Path(checkpoint),
+                               progress=False)
+    return summarize(results, world.rules.horizon)["mean_score"]
 
 
 def run_episodes(world: World, agent: Agent | None, *, episodes: int, seed: int, checkpoint: Path,

@@ -36,9 +36,10 @@ SLATES_RANGE = (10, 200)
 def log_click_counts(world: World) -> np.ndarray:
     """``(n_items,)`` int64: users who clicked each item in the log (visible histories and, for an imported
     world, held-out futures)."""
-    logs = [*world.dataset.histories, *(world.futures or [])]
-    clicked = np.concatenate(logs).astype(np.int64) if logs else np.empty(0, dtype=np.int64)
-    return np.bincount(clicked, minlength=world.dataset.n_items)
+    counts = world.dataset.click_counts()
+    if world.futures:
+        counts += np.bincount(np.concatenate(world.futures).astype(np.int64), minlength=world.dataset.n_items)
+    return counts
 
 
 def default_slates(n_items: int, n_users: int, slate_size: int) -> int:

@@ -16,8 +16,9 @@ def average_ranks(values: np.ndarray) -> np.ndarray:
     order = np.argsort(values, kind="stable")
     ordered = values[order]
     # first position of each run of equal values, and the run each sorted value belongs to
-    starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-    run = np.cumsum(np.concatenate([[True], ordered[1:] != ordered[:-1]])) - 1
+    new = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    starts = np.flatnonzero(new)
+    run = np.cumsum(new) - 1
     ends = np.append(starts[1:], values.size)  # one past the last position of each run
     ranks = np.empty(values.size)
     ranks[order] = ((starts + ends + 1) / 2)[run]  # mean of the 1-based ranks starts+1 .. ends
