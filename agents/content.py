@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -68,6 +68,11 @@ class ContentAgent:
     """Cosine between item text embeddings and a recency-weighted profile of each user's clicks, plus a
     popularity prior, less penalties for items the user ignored or passed over in this session (see the
     module docstring)."""
+
+    CHOSEN_IN_FIT: ClassVar[dict[str, str]] = {"popularity_weight": "prior_weight"}
+    """The options that ``fit`` chooses when they are ``None``, each with the attribute that holds the choice:
+    a caller that fits the agent on part of the data and then on all of it (:class:`~agents.hybrid.HybridAgent`)
+    may give it the first choice for the second fit."""
 
     encoder: Any = None
     """``None`` (the packaged all-MiniLM-L6-v2), the path of a local sentence-transformers model directory,

@@ -85,7 +85,12 @@ def main() -> None:
 
 def _queries(hybrid, users: np.ndarray) -> np.ndarray:
     """The hybrid's blended joint queries for ``users``, as it retrieves with them."""
-    return hybrid.joint_queries(users, hybrid.standardisation(users)[0])
+    return hybrid.joint_queries(users, hybrid.standardisation(users, _fitted_blend(hybrid, users))[0])
+
+
+def _fitted_blend(hybrid, users: np.ndarray) -> np.ndarray:
+    """``(B, n_children)``: the blend chosen in ``fit``, for every user."""
+    return np.broadcast_to(np.asarray(hybrid.blend, dtype=np.float32), (users.size, len(hybrid.blend)))
 
 
 def _retrieved(hybrid, users: np.ndarray, n: int) -> np.ndarray:
@@ -98,7 +103,7 @@ def _exact(hybrid, users: np.ndarray, n: int) -> np.ndarray:
 
 def _full_row_slates(hybrid, users: np.ndarray) -> np.ndarray:
     """The top 5 unseen items of the exact blend over every item."""
-    scales, means = hybrid.standardisation(users)
+    scales, means = hybrid.standardisation(users, _fitted_blend(hybrid, users))
     blend = sum(scale * (agent.scores(users) - mean) for agent, scale, mean in zip(hybrid.agents, scales, means))
     return top_k_unseen(blend, users, hybrid.seen, 5)
 

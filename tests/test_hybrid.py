@@ -122,6 +122,35 @@ def test_the_retrieved_blend_equals_the_full_row_blend_when_every_item_is_retrie
     np.testing.assert_array_equal(retrieved.recommend(users, 5), expected)
 
 
+class Souring(RandomLinear):
+    """Every item it shows drops far below the rest, as an ignored slate lowers its items."""
+
+    def update(self, users, slates, clicks):
+        super().update(users, slates, clicks)
+        self._keys[np.unique(slates)] = -100.0
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_the_joint_index_follows_the_keys_of_every_item_shown(exact, tiny_world, monkeypatch):
+    """With 5 candidates per user (10 retrieved), an index that still held the shown items at their old keys
+    would offer them again and nothing else; refreshed, it offers the next best items."""
+    monkeypatch.setattr("agents.hybrid.FULL_ROW_ITEMS", 0)
+    monkeypatch.setattr("agents.helpers.retrieval.EXACT_BELOW", 0 if not exact else 10**6)
+    agent = HybridAgent(children=("test_hybrid:Souring", "test_hybrid:OtherRandomLinear"), weights=(1.0, 0.0),
+                        candidates=5, nprobe=64)
+    agent.fit(tiny_world.dataset, seed=0)
+    users = np.array([0])
+    first = agent.recommend(users, 5)
+    agent.update(users, first, np.array([-1]))
+    second = agent.recommend(users, 5)
+    souring = agent.agents[0]
+    unseen = np.setdiff1d(np.arange(tiny_world.dataset.n_items), np.concatenate([tiny_world.dataset.histories[0],
+                                                                                   first[0]]))
+    expected = unseen[np.argsort(-(souring._queries[0] @ souring._keys[unseen].T), kind="stable")[:5]]
+    assert not np.isin(second, first).any()
+    assert sorted(second[0].tolist()) == sorted(expected.tolist())
+
+
 def test_the_approximate_joint_index_is_kept_in_the_checkpoint(tiny_world, monkeypatch, tmp_path):
     monkeypatch.setattr("agents.hybrid.FULL_ROW_ITEMS", 0)
     monkeypatch.setattr("agents.helpers.retrieval.EXACT_BELOW", 0)  # faiss, even for 120 items
@@ -203,7 +232,7 @@ def test_fit_chooses_the_blend_whose_replayed_sessions_find_the_held_out_clicks(
 
     data = Dataset(headlines=[f"item {i}" for i in range(40)], descriptions=[""] * 40, categories=[""] * 40,
                    histories=[np.array([36, 37, 38, 39, 0])] * 10, n_train_users=5)
-    agent = HybridAgent(children=("test_hybrid:Rising", "test_hybrid:Falling"))
+    agent = HybridAgent(children=("test_hybrid:Rising", "test_hybrid:Falling"), adapt=False)
     agent.fit(data, seed=0)
     rates = {blend: rate for blend, rate in agent.replay_rates.items() if blend[0] != blend[1]}
     assert len(rates) == 10
@@ -214,10 +243,58 @@ def test_fit_chooses_the_blend_whose_replayed_sessions_find_the_held_out_clicks(
     assert not np.isin(agent.recommend(users, 5), [0, 36, 37, 38, 39]).any()  # refitted on the whole history
     np.testing.assert_array_equal(agent.recommend(users, 5), agent.agents[1].recommend(users, 5))
     agent.save(tmp_path)
-    fresh = HybridAgent(children=("test_hybrid:Rising", "test_hybrid:Falling"))
+    fresh = HybridAgent(children=("test_hybrid:Rising", "test_hybrid:Falling"), adapt=False)
     fresh.load(tmp_path)  # the checkpoint carries the choice
     assert (fresh.blend, fresh.replay_rates) == (agent.blend, agent.replay_rates)
     np.testing.assert_array_equal(fresh.recommend(users, 5), agent.recommend(users, 5))
+
+
+@pytest.mark.parametrize("adapt", [True, False])
+def test_online_the_blends_that_earn_clicks_are_played_more(adapt):
+    """The same world as above: fit chooses a blend that ranks like Falling (low ids first). Online, users
+    click only slates that rank like Rising (high ids first), which is one of the arms (Rising alone): after
+    a few steps Thompson sampling plays it for nearly every user; without ``adapt``, never."""
+    from recsim_lab.data import Dataset
+
+    data = Dataset(headlines=[f"item {i}" for i in range(40)], descriptions=[""] * 40, categories=[""] * 40,
+                   histories=[np.array([36, 37, 38, 39, 0])] * 200, n_train_users=100)
+    agent = HybridAgent(children=("test_hybrid:Rising", "test_hybrid:Falling"), adapt=adapt)
+    agent.fit(data, seed=0)
+    assert agent.arms == ((agent.blend, (1.0, 0.0), (0.0, 1.0)) if adapt else (agent.blend,))
+    users = np.arange(200)
+    rising = []
+    for _ in range(8):
+        slates = agent.recommend(users, 5)
+        liked = slates[:, 0] >= 20  # Rising's slate starts at the highest unseen id
+        agent.update(users, slates, np.where(liked, slates[:, 0], -1))
+        rising.append(liked.mean())
+    if adapt:
+        assert rising[0] == pytest.approx(1 / 3, abs=0.1)  # the arms are drawn alike at first
+        assert min(rising[-3:]) >= 0.9
+        assert agent.bandit.clicks[1].sum() == sum(rising) * 200 and agent.bandit.clicks[[0, 2]].sum() == 0
+    else:
+        assert max(rising) == 0
+
+
+def test_the_children_choose_their_settings_once(tiny_world, monkeypatch, tmp_path):
+    """The content child chooses its prior in the hybrid's fit on the visible data, and keeps that choice for
+    its fit on the whole histories, instead of holding out and replaying again."""
+    import agents.content
+
+    choices = []
+    choose = agents.content.choose_in_fit
+
+    def counted(*args, **kwargs):
+        choices.append(args[0])
+        return choose(*args, **kwargs)
+
+    monkeypatch.setattr(agents.content, "choose_in_fit", counted)
+    content = {"encoder": HashingEncoder(), "show_progress": False, "cache_dir": str(tmp_path)}
+    agent = HybridAgent(child_options={"funk_svd": {"epochs": 2}, "content": content})
+    agent.fit(tiny_world.dataset, seed=0)
+    assert choices == [agent.agents[1]]
+    assert agent.agents[1].popularity_weight is None  # given back: a new fit chooses again
+    assert agent.agents[1].prior_weight in agents.content.PRIOR_WEIGHTS
 
 
 def test_given_weights_skip_the_choice():

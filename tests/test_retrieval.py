@@ -26,12 +26,12 @@ def test_approximate_search_has_high_recall_and_restores_from_its_bytes():
     approximate = index.search(queries, 50)
     recall = np.mean([np.intersect1d(a, e).size / 50 for a, e in zip(approximate, exact)])
     assert recall > 0.9
-    restored = InnerProductIndex(items, serialized=index.serialized())
+    restored = InnerProductIndex(items, stored=index.stored())
     assert not restored.exact
     np.testing.assert_array_equal(restored.search(queries, 50), approximate)
     with pytest.raises(ValueError, match="holds 20000 vectors of width 16, not the 100 x 16 items"):
-        InnerProductIndex(items[:100], serialized=index.serialized())
-    assert InnerProductIndex(items, exact=True).serialized() is None
+        InnerProductIndex(items[:100], stored=index.stored())
+    assert InnerProductIndex(items, exact=True).stored() is None
 
 
 @pytest.mark.parametrize("exact", [True, False])
@@ -47,5 +47,25 @@ def test_refreshed_items_are_found_at_their_new_vectors_and_the_given_array_is_n
     assert not np.isin([7, 11], index.search(query, 5)).any()
     index.refresh(np.array([7, 11]), np.array([[50.0] + [0.0] * 7, [40.0] + [0.0] * 7]))
     assert index.search(query, 2)[0].tolist() == [7, 11]
-    assert index.n_items == 3000 and (exact or index.index.ntotal == 3000)
+    assert index.n_items == 3000 and (exact or index.index.ntotal + index.outgrown_ids.size == 3000)
     np.testing.assert_array_equal(items, original)
+
+
+def test_items_refreshed_past_the_bound_are_searched_exactly_and_kept_in_the_checkpoint():
+    """The lifted index holds items up to its norm bound; item 7, moved to norm 50, leaves it for the exact
+    short list (still ranked by inner product), survives a restore, and goes back in when it shrinks again."""
+    rng = np.random.default_rng(3)
+    items = rng.standard_normal((3000, 8)).astype(np.float32)
+    index = InnerProductIndex(items, exact=False, nprobe=219, seed=0)  # every cluster: the search is exact
+    queries = rng.standard_normal((5, 8)).astype(np.float32)
+    index.refresh(np.array([7, 3]), np.array([[50.0] + [0.0] * 7, items[3]]))
+    assert index.outgrown_ids.tolist() == [7] and index.index.ntotal == 2999
+    moved = items.copy()
+    moved[7] = [50.0] + [0.0] * 7
+    expected = np.argsort(-(queries @ moved.T), axis=1, kind="stable")[:, :10]
+    np.testing.assert_array_equal(index.search(queries, 10), expected)
+    np.testing.assert_array_equal(InnerProductIndex(items, stored=index.stored(), nprobe=219).search(queries, 10),
+                                  expected)
+    index.refresh(np.array([7]), items[7:8])
+    assert index.outgrown_ids.size == 0 and index.index.ntotal == 3000
+    np.testing.assert_array_equal(index.search(queries, 10), np.argsort(-(queries @ items.T), axis=1)[:, :10])
