@@ -61,7 +61,6 @@ from typing import Any
 import numpy as np
 
 from agents.helpers.holdout import choose_in_fit
-from agents.helpers.step_matched_thompson import StepMatchedThompson
 from agents.helpers.ranking import top_k, top_k_unseen
 from agents.helpers.retrieval import (
     FULL_ROW_ITEMS,
@@ -71,6 +70,7 @@ from agents.helpers.retrieval import (
     save_index,
     unseen_candidates,
 )
+from agents.helpers.step_matched_thompson import StepMatchedThompson
 from agents.registry import load_agent_class, make_agent
 from recsim_lab.checkpoint import load_json, save_json
 from recsim_lab.data import Dataset
@@ -114,8 +114,8 @@ class HybridAgent:
     :data:`TUNED_CHILD_OPTIONS` (blend mode only)."""
     adapt: bool = True
     """With ``weights=None``: keep choosing online among the blend chosen in ``fit`` and each child alone, each
-    user-step's blend drawn by Thompson sampling on the clicks each has earned since the episode began (see
-    the module docstring); ``False``: play the blend chosen in ``fit`` throughout."""
+    user-step's blend drawn by Thompson sampling on the clicks each has earned since the checkpoint was loaded
+    (see the module docstring); ``False``: play the blend chosen in ``fit`` throughout."""
     encoder: str | None = None
     """A local sentence-transformers model directory for every child that takes an ``encoder`` option (the
     ``content`` agent); ``None`` leaves their default."""
@@ -184,7 +184,8 @@ class HybridAgent:
         """Fit the children; in blend mode with ``weights=None``, first choose the blend: fit them on each
         history less its last ``holdout`` share, and keep the weights of :func:`weight_grid` whose replayed
         sessions click most of the held-out items (:mod:`agents.helpers.holdout`); then fit them on the whole
-        histories."""
+        histories, each child keeping the settings its own ``fit`` chose on the visible part (its
+        ``CHOSEN_IN_FIT``). With ``adapt``, the arms played online are that blend and each child alone."""
         if self.mode == "blend":  # before the children's fit: a large catalogue's index needs faiss
             require_index(data.n_items)
         grid = weight_grid(len(self.children))
@@ -193,9 +194,9 @@ class HybridAgent:
         if self.mode == "blend" and self.weights is None:
             (self.blend,), rates = choose_in_fit(self, data, self.holdout, seed, partial(self._fit_children, seed=seed),
                                                  "arms", [(blend,) for blend in grid], default=(grid[0],))
-            self.replay_rates = dict(zip(grid, rates))
-            alone = [blend for blend in grid if max(blend) == 1.0]
-            self.arms = (self.blend, *(blend for blend in alone if blend != self.blend)) if self.adapt else (self.blend,)
+            self.replay_rates, self.arms = dict(zip(grid, rates)), (self.blend,)
+            if self.adapt:
+                self.arms += tuple(blend for blend in grid if max(blend) == 1.0 and blend != self.blend)
             with _choices_kept(self.agents):
                 self._fit_children(data, seed)
         else:
