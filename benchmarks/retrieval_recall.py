@@ -2,7 +2,8 @@
 
     python benchmarks/retrieval_recall.py [--env datalab] [--users 512] [--seed 0] [--set KEY=VALUE ...]
 
-Fits the default hybrid on the world, then, for ``--users`` users of the test population:
+Fits the default hybrid on the world, playing only the blend ``fit`` chose (``adapt=False``), then, for
+``--users`` users of the test population:
 
 - **projection**: the content agent scores with 128-dimensional principal projections of the 384-dimensional
   text embeddings. Recall@k = the share of a user's k most cosine-similar items under the full embeddings
@@ -48,7 +49,7 @@ def main() -> None:
     from agents.hybrid import HybridAgent
 
     world = make_world(args.env)
-    hybrid = HybridAgent(**parse_options(args.options))
+    hybrid = HybridAgent(**{"adapt": False, **parse_options(args.options)})  # every slate from the fitted blend
     hybrid.fit(world.dataset, seed=derive_seeds(args.seed, 1)[0])
     funk, content = hybrid.agents
     users = np.sort(np.random.default_rng(args.seed).choice(world.dataset.n_users, args.users, replace=False))
