@@ -46,6 +46,9 @@ and each user-step's arm is drawn by Thompson sampling on the clicks each arm ha
 checkpoint was loaded, compared step of the session by step of the session
 (:mod:`agents.helpers.step_matched_thompson`: users who click stay, so late steps click more whatever the
 arm). The episode's own clicks then decide among blends that the held-out data could not tell apart.
+Before any response the arms are drawn alike, so an offline ranking (``recsim-lab offline``, which never
+calls ``update``) of the default hybrid mixes the fitted blend and each child alone; ``adapt=False`` ranks
+by the fitted blend.
 """
 
 from __future__ import annotations
@@ -115,7 +118,8 @@ class HybridAgent:
     adapt: bool = True
     """With ``weights=None``: keep choosing online among the blend chosen in ``fit`` and each child alone, each
     user-step's blend drawn by Thompson sampling on the clicks each has earned since the checkpoint was loaded
-    (see the module docstring); ``False``: play the blend chosen in ``fit`` throughout."""
+    (see the module docstring); ``False``: play the blend chosen in ``fit`` throughout (also when loading a
+    checkpoint fitted with ``adapt``)."""
     encoder: str | None = None
     """A local sentence-transformers model directory for every child that takes an ``encoder`` option (the
     ``content`` agent); ``None`` leaves their default."""
@@ -331,7 +335,7 @@ class HybridAgent:
         self.seen = SeenItems.load(path)
         meta = load_json(Path(path) / _META)
         self.blend = tuple(float(w) for w in meta["blend"])
-        self.arms = tuple(tuple(float(w) for w in arm) for arm in meta["arms"])
+        self.arms = tuple(tuple(float(w) for w in arm) for arm in meta["arms"])[:None if self.adapt else 1]
         self.bandit = StepMatchedThompson.load(path) if len(self.arms) > 1 else None
         self.replay_rates = {tuple(row[:-1]): row[-1] for row in meta["replay_rates"]}
         self._moment_items = _moment_sample(self.seen.n_items)

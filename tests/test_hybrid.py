@@ -250,7 +250,7 @@ def test_fit_chooses_the_blend_whose_replayed_sessions_find_the_held_out_clicks(
 
 
 @pytest.mark.parametrize("adapt", [True, False])
-def test_online_the_blends_that_earn_clicks_are_played_more(adapt):
+def test_online_the_blends_that_earn_clicks_are_played_more(adapt, tmp_path):
     """The same world as above: fit chooses a blend that ranks like Falling (low ids first). Online, users
     click only slates that rank like Rising (high ids first), which is one of the arms (Rising alone): after
     a few steps Thompson sampling plays it for nearly every user; without ``adapt``, never."""
@@ -272,6 +272,10 @@ def test_online_the_blends_that_earn_clicks_are_played_more(adapt):
         assert rising[0] == pytest.approx(1 / 3, abs=0.1)  # the arms are drawn alike at first
         assert min(rising[-3:]) >= 0.9
         assert agent.bandit.clicks[1].sum() == sum(rising) * 200 and agent.bandit.clicks[[0, 2]].sum() == 0
+        agent.save(tmp_path)
+        fixed = HybridAgent(children=("test_hybrid:Rising", "test_hybrid:Falling"), adapt=False)
+        fixed.load(tmp_path)  # adapt=False plays the fitted blend, whatever the checkpoint's arms
+        assert (fixed.arms, fixed.bandit) == ((agent.blend,), None)
     else:
         assert max(rising) == 0
 

@@ -3,15 +3,18 @@
 An agent that chooses online among ways to build a slate (the hybrid among blends) draws an arm per
 user-step and counts the response. Plain click rates per arm mislead here: users who click stay and users
 who do not leave, so late steps click far more than early ones, and an arm played mostly late looks better
-than one played mostly early whatever its worth. So each user-step is filed under the user's step in the
-session since the checkpoint was loaded (0, 1, ...; :data:`STEPS` and later share the last stratum), and an
-arm's *advantage* is its clicks less what the average arm clicked at the same steps:
+than one played mostly early whatever its worth. So each user-step is filed under the user's step: the
+responses counted for that user so far (0, 1, ...; :data:`STEPS` and later share the last stratum; the runner
+restores a checkpoint saved right after ``fit``, so this is the step of the episode), and an arm's
+*advantage* is its clicks less what the average arm clicked at the same steps:
 
     advantage_a = sum_s clicks[a, s] - pulls[a, s] * rate_s,   rate_s = clicks[:, s].sum() / pulls[:, s].sum()
 
 Each draw is ``advantage_a / (n_a + 1) + z * sqrt(1 / (4 (n_a + 1)))`` (``n_a`` the arm's pulls, ``z``
 standard normal, the variance that of a click at rate 1/2): the arm of the highest draw is played. The draws
-follow from the seed and the number of user-steps counted, so drawing changes no state.
+follow from the seed and the number of user-steps counted, so drawing changes no saved state: it only notes
+each user's arm for :meth:`StepMatchedThompson.count` (not saved: a save between a draw and its count drops
+that pull). Before any response every arm is drawn alike.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ class StepMatchedThompson:
         draw is not learning."""
 
     def draw(self, users: np.ndarray) -> np.ndarray:
-        """``(B,)`` int64: an arm per user of ``users`` ``(B,)``, kept for :meth:`count`."""
+        """``(B,)`` int64: an arm per user of ``users`` ``(B,)`` (distinct), kept for :meth:`count`."""
         n = self.pulls.sum(axis=1) + 1
         generator = np.random.default_rng([self.seed, int(n.sum())])
         noise = generator.standard_normal((users.size, n.size))
